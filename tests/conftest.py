@@ -1,0 +1,101 @@
+"""Fixtures shared by every test: which backends and devices to run on.
+
+``--backend NAME[,NAME...]`` (default ``all``) picks the adapters. Each test that asks for
+the ``backend`` fixture (a :class:`anynet.Placement`) or ``xp`` runs once per backend and
+device; an adapter that is not usable here appears as a skipped case whose reason says
+why (no GPU, not installed), so a run never silently tests less than it claims.
+array-api-strict always runs on its default device and on its simulated ``device1``.
+``--strictest`` also disables boolean indexing and data-dependent shapes there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import anynet
+from anynet import backends
+from anynet.backend import Placement
+
+DATA_DIR = Path(os.environ.get("ANYNET_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+# The simulated devices of array-api-strict that the suite runs on: the default one and a
+# second one, so device mismatches are exercised without a GPU.
+STRICT_DEVICES = ("CPU_DEVICE", "device1")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--backend", action="store", default="all",
+                     help="backends to test: 'all' (default) or a comma-separated list of names")
+    parser.addoption("--strictest", action="store_true", default=False,
+                     help="array-api-strict with boolean indexing and data-dependent shapes disabled")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a test that takes more than a few seconds")
+    if config.getoption("--strictest"):
+        import array_api_strict
+
+        array_api_strict.set_array_api_strict_flags(boolean_indexing=False, data_dependent_shapes=False)
+
+
+def _selected_names(config: pytest.Config) -> list[str]:
+    opt = config.getoption("--backend")
+    if opt in ("all", "", None):
+        return backends.names()
+    return [backends.get(n.strip()).name for n in opt.split(",") if n.strip()]
+
+
+def _placement_params(config: pytest.Config) -> list:
+    params = []
+    for name in _selected_names(config):
+        adapter = backends.get(name)
+        reason = adapter.unavailable_reason()
+        if reason is not None:
+            params.append(pytest.param(None, id=f"{name}-unavailable",
+                                       marks=pytest.mark.skip(reason=f"{name}: {reason}")))
+            continue
+        devices = adapter.devices()
+        if name == "array_api_strict":
+            devices = [d for d in devices if str(d).split("'")[1] in STRICT_DEVICES]
+        for dev in devices:
+            label = str(dev).split("'")[1] if name == "array_api_strict" else str(dev)
+            params.append(pytest.param(Placement(adapter, dev, adapter.namespace()), id=f"{name}-{label}"))
+    return params
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", _placement_params(metafunc.config), indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> Placement:
+    """One backend and device of the run, as an anynet Placement (backend, device, xp)."""
+    return request.param
+
+
+@pytest.fixture
+def xp(backend: Placement):
+    """The Array API namespace of the backend under test."""
+    return backend.xp
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_selection(monkeypatch: pytest.MonkeyPatch):
+    """Each test starts with no process-wide selection and no ANYNET_BACKEND/DEVICE."""
+    monkeypatch.delenv("ANYNET_BACKEND", raising=False)
+    monkeypatch.delenv("ANYNET_DEVICE", raising=False)
+    anynet.use(None)
+    yield
+    anynet.use(None)
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The shared data folder (ANYNET_DATA); tests that need it skip with a reason if absent."""
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"data folder {DATA_DIR} not found; set ANYNET_DATA to ../shared/data")
+    return DATA_DIR
