@@ -1,0 +1,178 @@
+"""Training callbacks: History, EarlyStopping, the Keras-style progress bar, and the base
+class users subclass.
+
+Epoch-level hooks receive ``logs`` with the epoch's Python floats (``loss``, metrics,
+``val_...``). Batch-level hooks receive only ``{"batch": i, "size": n}``: reading a loss
+back every batch would stall a GPU, so values arrive once per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import IO, Any
+
+from anynet.errors import InputError
+
+__all__ = ["Callback", "History", "EarlyStopping", "ProgbarLogger", "LambdaCallback"]
+
+
+class Callback:
+    """Base class; override the hooks you need. ``self.model`` is set before training."""
+
+    model: Any = None
+    params: dict[str, Any] = {}
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None: ...
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None: ...
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None: ...
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None: ...
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+
+    def __init__(self, **hooks: Any) -> None:
+        for name, fn in hooks.items():
+            if not name.startswith("on_") or not hasattr(Callback, name):
+                raise InputError(f"LambdaCallback got unknown hook {name!r}.")
+            setattr(self, name, fn)
+
+
+class History(Callback):
+    """Records every epoch's logs: ``history.history["loss"]`` is the list of epoch losses."""
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights=True`` the model gets back the weights of its best epoch
+    when training stops early or ends.
+    """
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+                 mode: str = "auto", restore_best_weights: bool = False, baseline: float | None = None,
+                 start_from_epoch: int = 0) -> None:
+        if mode not in ("auto", "min", "max"):
+            raise InputError(f"EarlyStopping mode must be 'auto', 'min' or 'max', got {mode!r}.")
+        if patience < 0:
+            raise InputError(f"EarlyStopping patience must be >= 0, got {patience!r}.")
+        self.monitor = monitor
+        self.min_delta = abs(float(min_delta))
+        self.patience = int(patience)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.baseline = baseline
+        self.start_from_epoch = int(start_from_epoch)
+        if mode == "auto":
+            mode = "max" if any(w in monitor for w in ("acc", "auc", "precision", "recall")) else "min"
+        self.mode = mode
+        self.stopped_epoch: int | None = None
+        self.best_epoch: int | None = None
+
+    def _better(self, current: float, best: float) -> bool:
+        if self.mode == "min":
+            return current < best - self.min_delta
+        return current > best + self.min_delta
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.best = self.baseline if self.baseline is not None else (math.inf if self.mode == "min" else -math.inf)
+        self.best_weights = None
+        self.stopped_epoch = None
+        self.best_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise InputError(f"EarlyStopping monitors {self.monitor!r}, which this training does not "
+                             f"report; it reports {sorted(logs)}. Pass validation data for 'val_' keys.")
+        if epoch < self.start_from_epoch:
+            return
+        current = float(logs[self.monitor])
+        if self._better(current, self.best):
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_params_copy()
+            return
+        self.wait += 1
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.params = self.best_weights
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4f}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.4e}"
+
+
+class ProgbarLogger(Callback):
+    """Keras' progress line: ``30/30 [======] - 1s 46ms/step - loss: 0.0237 - accuracy: 0.9958``.
+
+    ``verbose=1`` redraws a bar (at most 10 times a second, on a terminal only) and ends
+    each epoch with the values; ``verbose=2`` prints one line per epoch.
+    """
+
+    width = 30
+
+    def __init__(self, verbose: int = 1, stream: IO[str] | None = None) -> None:
+        self.verbose = verbose
+        self.stream = stream if stream is not None else sys.stdout
+        self._live = verbose == 1 and getattr(self.stream, "isatty", lambda: False)()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.stream.write(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}\n")
+        self.stream.flush()
+        self._start = self._last = time.perf_counter()
+        self._seen = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._seen = batch + 1
+        now = time.perf_counter()
+        if self._live and now - self._last >= 0.1:
+            self._last = now
+            self.stream.write("\r" + self._bar(self._seen) + f" - {now - self._start:.0f}s")
+            self.stream.flush()
+
+    def _bar(self, done: int) -> str:
+        total = self.params.get("steps", done) or 1
+        filled = int(self.width * done / total)
+        arrow = ">" if filled < self.width else ""
+        body = ("=" * max(filled - len(arrow), 0) + arrow).ljust(self.width, ".")
+        return f"{done}/{total} [{body}]"
+
+    def on_epoch_end(self, epoch, logs=None):
+        elapsed = time.perf_counter() - self._start
+        steps = self.params.get("steps") or max(self._seen, 1)
+        values = "".join(f" - {k}: {_fmt(v)}" for k, v in (logs or {}).items())
+        t = elapsed / steps
+        per_step = f"{t * 1e3:.0f}ms/step" if t >= 1e-3 else f"{t * 1e6:.0f}us/step"
+        if self.verbose == 1:
+            line = f"{self._bar(steps)} - {elapsed:.0f}s {per_step}{values}"
+        else:
+            line = f"{steps}/{steps} - {elapsed:.0f}s - {per_step}{values}"
+        self.stream.write(("\r" if self._live else "") + line + "\n")
+        self.stream.flush()
