@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import array_api_compat
+import numpy as np
 
 from anynet.errors import InputError
 from anynet.initializers import Initializer
@@ -93,8 +94,6 @@ class Layout:
 
     def initial(self, rng: Any, dtype: str) -> Any:
         """Return a host NumPy vector of initial values drawn in order from ``rng``."""
-        import numpy as np
-
         theta = np.empty(self.size, dtype=np.float64)
         for s in self.specs:
             theta[s.offset:s.stop] = np.asarray(s.initializer(s.shape, rng, s.fan_in, s.fan_out),
@@ -103,8 +102,6 @@ class Layout:
 
     def decay_mask(self, xp: Any, dtype: Any, device: Any) -> Any:
         """Return a flat 0/1 vector: 1 where weight decay applies (kernels)."""
-        import numpy as np
-
         m = np.zeros(self.size)
         for s in self.specs:
             if s.decays:

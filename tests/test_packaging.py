@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NUMPY_ALLOWED = {
     "anynet/backend.py",       # host data (lists, NumPy arrays) handed to a backend
     "anynet/initializers.py",  # weights drawn on the host from a seeded Generator
+    "anynet/params.py",        # the initial flat vector assembled on the host
     "anynet/model.py",         # the host Generator that shuffles, get/set_weights as NumPy
     "anynet/validation.py",    # dtype kinds of host data
     "anynet/gradcheck.py",     # the float64 host copy of the gradient it compares
