@@ -93,6 +93,12 @@ def _no_leaked_selection(monkeypatch: pytest.MonkeyPatch):
     anynet.use(None)
 
 
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request: pytest.FixtureRequest) -> str:
+    """Each floating dtype anynet models support."""
+    return request.param
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """The shared data folder (ANYNET_DATA); tests that need it skip with a reason if absent."""
