@@ -192,7 +192,8 @@ class Sequential:
                              f"({[(s.name, s.shape) for s in self.layout]}), got {len(weights)}.")
         flat = np.empty(self.layout.size, dtype=self.dtype)
         for s, w in zip(self.layout, weights):
-            a = self.placement.backend.to_numpy(w) if backends.for_array(w) else np.asarray(w)
+            src = backends.for_array(w)
+            a = src.to_numpy(w) if src is not None else np.asarray(w)
             if tuple(a.shape) != s.shape:
                 name = self.layers[s.layer].name
                 raise InputError(f"set_weights: {name}.{s.name} has shape {s.shape}, got an array of shape {a.shape}.")
@@ -352,7 +353,7 @@ class Sequential:
         """
         data = self.prepare(X)
         xp, ctx = self.placement.xp, self.context()
-        outs = [self._forward(self.params, data.X[a:b], ctx, logits=False)[0] for a, b in self._batches(data.n, batch_size)]
+        outs = [self._forward(self.params, data.X[a:b, ...], ctx, logits=False)[0] for a, b in self._batches(data.n, batch_size)]
         Y = outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
         src = backends.for_array(X)
         return self.placement.backend.to_numpy(Y) if src is None or src.name == "numpy" else Y
@@ -362,7 +363,7 @@ class Sequential:
         xp, ctx = self.placement.xp, self.context()
         total, sums, counts = 0.0, [0.0] * len(self.metrics), [0] * len(self.metrics)
         for a, b in self._batches(data.n, batch_size):
-            loss, _, Y, T = self.value_and_grad(self.params, data.X[a:b], data.y[a:b], ctx, grad=False)
+            loss, _, Y, T = self.value_and_grad(self.params, data.X[a:b, ...], data.y[a:b, ...], ctx, grad=False)
             total = total + loss * (b - a)
             for j, m in enumerate(self.metrics):
                 s, c = m.batch(Y, T, xp)

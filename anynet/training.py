@@ -77,8 +77,8 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int =
             raise InputError(f"validation_split={validation_split} of {data.n} samples leaves "
                              f"{n_val} for validation and {data.n - n_val} for training; both need at least one.")
         cut = data.n - n_val
-        val = Data(data.X[cut:], data.y[cut:], n_val)
-        data = Data(data.X[:cut], data.y[:cut], cut)
+        val = Data(data.X[cut:, ...], data.y[cut:, ...], n_val)
+        data = Data(data.X[:cut, ...], data.y[:cut, ...], cut)
 
     backend = model.placement.backend
     if check_every is None:
@@ -94,7 +94,8 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int =
     for cb in cbs:
         cb.set_model(model)
         cb.set_params(params)
-    batch_cbs = [cb for cb in cbs if type(cb).on_train_batch_end is not Callback.on_train_batch_end]
+    # Only callbacks that override a batch hook are called per batch.
+    batch_cbs = [cb for cb in cbs if _overrides(cb, "on_train_batch_begin") or _overrides(cb, "on_train_batch_end")]
 
     if model.opt_state is None:
         model.opt_state = model.optimizer.init(model.params, model.placement.xp)
@@ -115,6 +116,10 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int =
         cb.on_train_end()
     model.history = history
     return history
+
+
+def _overrides(cb: Callback, hook: str) -> bool:
+    return getattr(getattr(cb, hook), "__func__", None) is not getattr(Callback, hook)
 
 
 class _Epoch:
@@ -139,7 +144,7 @@ class _Epoch:
     def _batch(self, j: int) -> tuple[Any, Any, int]:
         a, b = j * self.bs, min((j + 1) * self.bs, self.data.n)
         if self.order is None:
-            return self.data.X[a:b], self.data.y[a:b], b - a
+            return self.data.X[a:b, ...], self.data.y[a:b, ...], b - a
         idx = self.order[a:b]
         return self.xp.take(self.data.X, idx, axis=0), self.xp.take(self.data.y, idx, axis=0), b - a
 
@@ -147,6 +152,8 @@ class _Epoch:
         """Run batch j; return its loss (a 0-d device array), or None if it was refused."""
         model, xp = self.model, self.xp
         Xb, yb, nb = self._batch(j)
+        for cb in self.batch_cbs:
+            cb.on_train_batch_begin(j, {"batch": j, "size": nb})
         loss, g, Y, T = model.value_and_grad(model.params, Xb, yb, self.ctx)
         if check and not math.isfinite(float(loss)):
             self._bad(j, float(loss))

@@ -1,0 +1,1 @@
+"""The shared conformance suite: every test runs on every backend and device."""
