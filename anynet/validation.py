@@ -34,10 +34,15 @@ def check_fraction(name: str, value: Any) -> float:
     return v
 
 
-def shape_of(x: Any) -> tuple[int, ...]:
+def shape_of(x: Any, name: str = "X") -> tuple[int, ...]:
     """Return the shape of an array or nested list, as a tuple of ints."""
     shape = getattr(x, "shape", None)
-    return tuple(int(d) for d in shape) if shape is not None else np.shape(x)
+    if shape is not None:
+        return tuple(int(d) for d in shape)
+    try:
+        return np.shape(x)
+    except (ValueError, TypeError) as exc:
+        raise InputTypeError(f"{name} could not be read as an array ({exc}); pass a rectangular array of numbers.") from None
 
 
 def _kind(x: Any, placement: Placement, name: str) -> str:
