@@ -13,9 +13,11 @@ it can be copied, restored and saved.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 from anynet.errors import InputError, InputTypeError, unknown_name
+from anynet.validation import check_int
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Schedule", "ExponentialDecay", "StepDecay", "get"]
 
@@ -35,10 +37,8 @@ class ExponentialDecay(Schedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False) -> None:
-        if decay_steps < 1:
-            raise InputError(f"decay_steps must be >= 1, got {decay_steps!r}.")
         self.initial_learning_rate = _positive("initial_learning_rate", initial_learning_rate)
-        self.decay_steps = int(decay_steps)
+        self.decay_steps = check_int("decay_steps", decay_steps)
         self.decay_rate = _positive("decay_rate", decay_rate)
         self.staircase = bool(staircase)
 
@@ -51,30 +51,38 @@ class StepDecay(Schedule):
     """``lr0 * factor ** (step // step_size)``: drop by ``factor`` every ``step_size`` steps."""
 
     def __init__(self, initial_learning_rate: float, factor: float = 0.5, step_size: int = 1000) -> None:
-        if step_size < 1:
-            raise InputError(f"step_size must be >= 1, got {step_size!r}.")
         self.initial_learning_rate = _positive("initial_learning_rate", initial_learning_rate)
         self.factor = _positive("factor", factor)
-        self.step_size = int(step_size)
+        self.step_size = check_int("step_size", step_size)
 
     def __call__(self, step):
         return self.initial_learning_rate * self.factor ** (step // self.step_size)
 
 
+def _number(name: str, value: Any, expected: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputTypeError(f"{name} must be {expected}, got {value!r} of type {type(value).__name__}.")
+    return float(value)
+
+
 def _positive(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputTypeError(f"{name} must be a positive number, got {value!r}.") from None
+    v = _number(name, value, "a positive number")
     if not 0 < v < float("inf"):
         raise InputError(f"{name} must be a finite positive number, got {value!r}.")
     return v
 
 
 def _unit(name: str, value: Any) -> float:
-    v = float(value)
+    v = _number(name, value, "a number in [0, 1)")
     if not 0 <= v < 1:
         raise InputError(f"{name} must be in [0, 1), got {value!r}.")
+    return v
+
+
+def _nonnegative(name: str, value: Any) -> float:
+    v = _number(name, value, "a number >= 0")
+    if not 0 <= v < float("inf"):
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}.")
     return v
 
 
@@ -216,9 +224,7 @@ class AdamW(Adam):
     def __init__(self, learning_rate: float | Schedule = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-7) -> None:
         super().__init__(learning_rate, beta_1, beta_2, epsilon)
-        self.weight_decay = float(weight_decay)
-        if not self.weight_decay >= 0:
-            raise InputError(f"weight_decay must be >= 0, got {weight_decay!r}.")
+        self.weight_decay = _nonnegative("weight_decay", weight_decay)
 
     def update(self, theta, g, state, xp, *, kernels=None, decay_mask=None):
         if self.weight_decay:
