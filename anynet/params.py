@@ -23,7 +23,7 @@ from anynet.errors import InputError
 from anynet.initializers import Initializer
 from anynet.regularizers import Regularizer
 
-__all__ = ["ParamSpec", "Layout", "Slots", "serialize", "deserialize"]
+__all__ = ["ParamSpec", "Layout", "Slots", "serialize", "deserialize", "from_thetas", "to_thetas"]
 
 
 @dataclass(frozen=True)
@@ -158,3 +158,26 @@ def _prod(shape: Sequence[int]) -> int:
     for d in shape:
         n *= int(d)
     return n
+
+
+def from_thetas(thetas: Sequence[Any]) -> list[np.ndarray]:
+    """Return Keras-order weights ``[W1, b1, W2, b2, ...]`` from ex4-style ``Theta`` matrices.
+
+    ``Theta`` is (n_out, 1 + n_in) with the bias in column 0, so ``W = Theta[:, 1:].T`` and
+    ``b = Theta[:, 0]``: ``model.set_weights(from_thetas([Theta1, Theta2]))``.
+    """
+    out: list[np.ndarray] = []
+    for i, T in enumerate(thetas):
+        T = np.asarray(T, dtype=np.float64)
+        if T.ndim != 2 or T.shape[1] < 2:
+            raise InputError(f"Theta{i + 1} must be (n_out, 1 + n_in) with the bias in column 0, got shape {T.shape}.")
+        out += [T[:, 1:].T.copy(), T[:, 0].copy()]
+    return out
+
+
+def to_thetas(weights: Sequence[Any]) -> list[np.ndarray]:
+    """Return ex4-style ``Theta`` matrices (bias in column 0) from Keras-order ``[W1, b1, ...]``."""
+    if len(weights) % 2:
+        raise InputError(f"to_thetas needs (W, b) pairs, got {len(weights)} arrays.")
+    return [np.concatenate([np.asarray(b)[:, None], np.asarray(W).T], axis=1)
+            for W, b in zip(weights[::2], weights[1::2])]
