@@ -77,7 +77,8 @@ def did_you_mean(name: object, choices: Iterable[str]) -> str:
 def unknown_name(kind: str, name: object, choices: Iterable[str]) -> UnknownNameError:
     """Return the error for an unknown ``kind`` name, listing the choices and the closest one."""
     choices = sorted(choices)
+    plural = kind + ("es" if kind.endswith("s") else "s")
     return UnknownNameError(
         f"Unknown {kind} {name!r}.{did_you_mean(name, choices)} "
-        f"Known {kind}s: {', '.join(choices)}."
+        f"Known {plural}: {', '.join(choices)}."
     )

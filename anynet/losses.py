@@ -28,7 +28,7 @@ __all__ = [
 
 
 class Loss:
-    """Base class. ``value_and_grad(Y, T, xp)`` returns ``(loss, dY)``, loss a 0-d array."""
+    """Base class. ``value_and_grad(Y, T, xp)`` returns ``(loss, dY)``, loss a 0-d array (a NumPy scalar on NumPy)."""
 
     name = "loss"
     #: the output activation whose pre-activation this loss can take as logits
@@ -66,7 +66,7 @@ class Loss:
         raise TypeError(f"{self.name} cannot take logits")
 
     def __call__(self, y_true: Any, y_pred: Any) -> Any:
-        """Return the loss of predictions ``y_pred`` for targets ``y_true`` as a 0-d array."""
+        """Return the loss of predictions ``y_pred`` for targets ``y_true`` as a 0-d array (a NumPy scalar on NumPy)."""
         xp = array_api_compat.array_namespace(y_pred)
         T = self.targets(y_true, y_pred.shape[-1] if y_pred.ndim > 1 else 1, xp, y_pred.dtype)
         Y = xp.reshape(y_pred, (-1, 1)) if y_pred.ndim == 1 else y_pred

@@ -2,7 +2,7 @@
 
 A metric returns ``(sum, count)``: a 0-d device array and a Python int, so the training
 loop accumulates on the device and divides once at the end of the epoch. The direct
-functions (``accuracy(y_true, y_pred)`` ...) return the finished value as a 0-d array.
+functions (``accuracy(y_true, y_pred)`` ...) return the finished value as a 0-d array (a NumPy scalar on NumPy).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class Metric:
         raise TypeError(f"{type(self).__name__} does not define batch")
 
     def __call__(self, y_true: Any, y_pred: Any) -> Any:
-        """Return the metric of ``y_pred`` against ``y_true`` as a 0-d array."""
+        """Return the metric of ``y_pred`` against ``y_true`` as a 0-d array (a NumPy scalar on NumPy)."""
         xp = array_api_compat.array_namespace(y_pred)
         Y = xp.reshape(y_pred, (-1, 1)) if y_pred.ndim == 1 else y_pred
         T = xp.reshape(y_true, (-1, 1)) if y_true.ndim == 1 and not isinstance(self, SparseCategoricalAccuracy) else y_true
@@ -68,8 +68,8 @@ class SparseCategoricalAccuracy(CategoricalAccuracy):
     """Share of rows whose largest output is the integer label; targets may be labels or one-hot."""
 
     def batch(self, Y, T, xp):
-        if T.ndim == Y.ndim:  # one-hot, as SparseCategoricalCrossentropy.targets makes them
-            return super().batch(Y, T, xp)
+        if T.ndim == Y.ndim and T.shape[-1] == Y.shape[-1] and Y.shape[-1] > 1:
+            return super().batch(Y, T, xp)  # one-hot, as SparseCategoricalCrossentropy.targets makes them
         labels = xp.astype(xp.reshape(T, (-1,)), xp.int64)
         return _count(xp.argmax(Y, axis=-1) == labels, xp, Y.dtype), Y.shape[0]
 
@@ -118,6 +118,6 @@ def get(spec: str | Metric, loss: Loss | None = None, n_outputs: int | None = No
     if key not in _NAMES:
         raise unknown_name("metric", spec, list(_NAMES) + ["accuracy"])
     metric = _NAMES[key]()
-    if key != "accuracy" and key.endswith("accuracy"):
+    if key.endswith("accuracy"):
         metric.name = key
     return metric

@@ -7,6 +7,7 @@ gradient ``2 * l * W``. ex4's ``lambda / (2 m) * sum(Theta**2)`` over m samples 
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from anynet.errors import InputError, InputTypeError, unknown_name
@@ -15,10 +16,9 @@ __all__ = ["Regularizer", "L1", "L2", "L1L2", "get"]
 
 
 def _coef(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputTypeError(f"{name} must be a non-negative number, got {value!r}.") from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputTypeError(f"{name} must be a non-negative number, got {value!r} of type {type(value).__name__}.")
+    v = float(value)
     if not 0 <= v < float("inf"):
         raise InputError(f"{name} must be a finite non-negative number, got {value!r}.")
     return v
@@ -32,7 +32,7 @@ class Regularizer:
         self.l2 = _coef("l2", l2)
 
     def penalty(self, W: Any, xp: Any) -> Any:
-        """Return the penalty of W as a 0-d array of W's dtype."""
+        """Return the penalty of W as a 0-d array (a NumPy scalar on NumPy) of W's dtype."""
         terms = []
         if self.l1:
             terms.append(self.l1 * xp.sum(xp.abs(W)))

@@ -1,0 +1,447 @@
+"""Losses on every backend and device: targets, values and gradients against NumPy float64
+references written here, both output reductions, the from-logits and fused logits paths,
+gradient checks, ex4's cost convention, clipping, and name lookup."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import expit, log_expit, log_softmax, softmax
+
+from anynet import losses
+from anynet.errors import InputError, InputTypeError, UnknownNameError
+from anynet.gradcheck import check_gradient
+
+from ._helpers import GRADCHECK_MAX, assert_close, get, put, same_place
+
+N, K = 6, 4
+
+
+def same_place_0d(backend, x, dtype: str) -> None:
+    """Assert x is a 0-d result of ``dtype`` on the backend's device.
+
+    NumPy reductions give NumPy scalars (np.float64), not 0-d ndarrays; array-api-compat
+    leaves that NumPy behaviour in place, so for numpy a np.generic of the dtype passes too.
+    """
+    if backend.backend.name == "numpy" and isinstance(x, np.generic):
+        assert x.dtype == np.dtype(dtype), (x.dtype, dtype)
+    else:
+        same_place(backend, x, dtype)
+    assert x.shape == ()
+
+
+# -- the NumPy float64 references -----------------------------------------------------------
+
+def _elementwise(kind: str, y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The elementwise loss e(y, t) and its derivative de/dy."""
+    if kind == "mse":
+        return (y - t) ** 2, 2.0 * (y - t)
+    if kind == "mae":
+        return np.abs(y - t), np.sign(y - t)
+    if kind == "quadratic":
+        return 0.5 * (y - t) ** 2, y - t
+    if kind == "bce":
+        return -(t * np.log(y) + (1 - t) * np.log(1 - y)), -t / y + (1 - t) / (1 - y)
+    if kind == "cce":
+        return -t * np.log(y), -t / y
+    raise KeyError(kind)
+
+
+def ref_value_and_grad(kind: str, y: np.ndarray, t: np.ndarray, reduction: str) -> tuple[float, np.ndarray]:
+    """Mean over samples of (mean or sum over outputs of e); and its gradient wrt y."""
+    e, de = _elementwise(kind, y, t)
+    n, k = y.shape
+    per_sample = e.mean(axis=1) if reduction == "mean" else e.sum(axis=1)
+    return float(per_sample.mean()), de / (n * (k if reduction == "mean" else 1))
+
+
+def ref_bce_logits(z: np.ndarray, t: np.ndarray, reduction: str) -> tuple[float, np.ndarray]:
+    """Binary cross-entropy of sigmoid(z), by log-sigmoid (exact for any |z|); grad wrt z."""
+    e = -(t * log_expit(z) + (1 - t) * log_expit(-z))
+    n, k = z.shape
+    per_sample = e.mean(axis=1) if reduction == "mean" else e.sum(axis=1)
+    return float(per_sample.mean()), (expit(z) - t) / (n * (k if reduction == "mean" else 1))
+
+
+def ref_cce_logits(z: np.ndarray, t: np.ndarray, reduction: str) -> tuple[float, np.ndarray]:
+    """Categorical cross-entropy of softmax(z) (rows of t summing to 1); grad wrt z."""
+    e = -t * log_softmax(z, axis=-1)
+    n, k = z.shape
+    per_sample = e.mean(axis=1) if reduction == "mean" else e.sum(axis=1)
+    return float(per_sample.mean()), (softmax(z, axis=-1) - t) / (n * (k if reduction == "mean" else 1))
+
+
+# -- data ----------------------------------------------------------------------------------
+
+def _probs(seed=0, low=0.05, high=0.95, shape=(N, K)) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(low, high, size=shape)
+
+
+def _binary(seed=1, shape=(N, K)) -> np.ndarray:
+    t = (np.random.default_rng(seed).uniform(size=shape) < 0.5).astype(np.float64)
+    t.flat[0], t.flat[1] = 0.0, 1.0  # both classes present whatever the draw
+    return t
+
+
+def _labels(seed=2, n=N, k=K) -> np.ndarray:
+    lab = np.random.default_rng(seed).integers(0, k, size=n)
+    lab[:2] = [0, k - 1]
+    return lab
+
+
+def _row_probs(seed=3, shape=(N, K)) -> np.ndarray:
+    p = np.random.default_rng(seed).uniform(0.1, 1.0, size=shape)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _case_data(kind: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Y, raw targets as a user passes them, targets as arrays shaped like Y)."""
+    rng = np.random.default_rng(seed)
+    if kind in ("mse", "mae", "quadratic"):
+        y = rng.normal(size=(N, K))
+        t = y + rng.choice([-1, 1], size=(N, K)) * rng.uniform(0.1, 1.0, size=(N, K))  # |y - t| >= 0.1
+        return y, t, t
+    if kind == "bce":
+        t = _binary(seed + 1)
+        return _probs(seed), t, t
+    if kind == "cce":
+        t = np.eye(K)[_labels(seed + 2)]
+        return _row_probs(seed), t, t
+    if kind == "scce":
+        lab = _labels(seed + 2)
+        return _row_probs(seed), lab, np.eye(K)[lab]
+    raise KeyError(kind)
+
+
+# (id, factory, reference kind, reduction the reference uses)
+CASES = [
+    ("mse", lambda: losses.get("mse"), "mse", "mean"),
+    ("mse-sum", lambda: losses.MeanSquaredError(output_reduction="sum"), "mse", "sum"),
+    ("mae", lambda: losses.get("mae"), "mae", "mean"),
+    ("mae-sum", lambda: losses.MeanAbsoluteError(output_reduction="sum"), "mae", "sum"),
+    ("quadratic", lambda: losses.get("quadratic"), "quadratic", "sum"),
+    ("bce", lambda: losses.get("binary_crossentropy"), "bce", "mean"),
+    ("bce-sum", lambda: losses.BinaryCrossentropy(output_reduction="sum"), "bce", "sum"),
+    ("cce", lambda: losses.get("categorical_crossentropy"), "cce", "sum"),
+    ("cce-mean", lambda: losses.CategoricalCrossentropy(output_reduction="mean"), "cce", "mean"),
+    ("scce", lambda: losses.get("sparse_categorical_crossentropy"), "scce", "sum"),
+]
+CASE_IDS = [c[0] for c in CASES]
+
+
+def _ref_kind(kind: str) -> str:
+    return "cce" if kind == "scce" else kind
+
+
+def _prepare(backend, loss, raw_t, dtype):
+    T = loss.targets(put(backend, raw_t), K, backend.xp, getattr(backend.xp, dtype))
+    same_place(backend, T, dtype)
+    return T
+
+
+# -- values and gradients ------------------------------------------------------------------
+
+@pytest.mark.parametrize("cid, make, kind, reduction", CASES, ids=CASE_IDS)
+def test_value_and_grad_match_reference(backend, dtype, cid, make, kind, reduction):
+    """value_and_grad gives the reference loss (0-d, Y's dtype and device) and dLoss/dY."""
+    loss = make()
+    y, raw_t, t = _case_data(kind)
+    y = y.astype(dtype)
+    t = t.astype(dtype)  # targets the backend sees are rounded to dtype too
+    T = _prepare(backend, loss, raw_t, dtype)
+    assert_close(backend, T, t.astype(np.float64), dtype)
+    value, dY = loss.value_and_grad(put(backend, y), T, backend.xp)
+    same_place_0d(backend, value, dtype)
+    same_place(backend, dY, dtype)
+    assert dY.shape == y.shape
+    ref, ref_grad = ref_value_and_grad(_ref_kind(kind), y.astype(np.float64), t.astype(np.float64), reduction)
+    assert_close(backend, value, ref, dtype)
+    assert_close(backend, dY, ref_grad, dtype)
+
+
+@pytest.mark.parametrize("cid, make, kind, reduction", CASES, ids=CASE_IDS)
+def test_gradient_check(backend, cid, make, kind, reduction):
+    """dY is the central-difference gradient of the value wrt Y (float64)."""
+    xp = backend.xp
+    loss = make()
+    y, raw_t, _ = _case_data(kind, seed=10)
+    if kind in ("bce", "cce", "scce"):
+        y = _probs(seed=11, low=0.3, high=0.7)  # well inside the clip bounds
+    T = _prepare(backend, loss, raw_t, "float64")
+
+    def fun_and_grad(theta):
+        value, dY = loss.value_and_grad(xp.reshape(theta, y.shape), T, xp)
+        return value, xp.reshape(dY, (-1,))
+
+    res = check_gradient(fun_and_grad, put(backend, y.reshape(-1)), to_numpy=backend.backend.to_numpy)
+    assert res.rel_diff < GRADCHECK_MAX, (cid, res.rel_diff)
+
+
+def test_loss_call_matches_value(backend, dtype):
+    """loss(y_true, y_pred) is the value of value_and_grad, also for 1-d outputs."""
+    y, t = _probs(seed=20, shape=(N,)).astype(dtype), _binary(seed=21, shape=(N,)).astype(dtype)
+    ref, _ = ref_value_and_grad("bce", y[:, None].astype(np.float64), t[:, None].astype(np.float64), "mean")
+    value = losses.BinaryCrossentropy()(put(backend, t), put(backend, y))
+    same_place_0d(backend, value, dtype)
+    assert_close(backend, value, ref, dtype)
+
+
+# -- targets -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", ["(n,)", "(n,1)"])
+@pytest.mark.parametrize("label_dtype", ["int64", "int32", "float64"])
+def test_sparse_labels_become_one_hot(backend, dtype, shape, label_dtype):
+    """SCCE.targets turns labels of shape (n,) or (n, 1) into one-hot rows of dtype."""
+    loss = losses.SparseCategoricalCrossentropy()
+    lab = _labels(seed=30)
+    raw = (lab if shape == "(n,)" else lab[:, None]).astype(label_dtype)
+    T = loss.targets(put(backend, raw), K, backend.xp, getattr(backend.xp, dtype))
+    same_place(backend, T, dtype)
+    assert T.shape == (N, K)
+    np.testing.assert_array_equal(get(backend, T), np.eye(K)[lab])
+    y = _row_probs(seed=31).astype(dtype)
+    value, dY = loss.value_and_grad(put(backend, y), T, backend.xp)
+    ref, ref_grad = ref_value_and_grad("cce", y.astype(np.float64), np.eye(K)[lab], "sum")
+    assert_close(backend, value, ref, dtype)
+    assert_close(backend, dY, ref_grad, dtype)
+
+
+def test_single_output_targets_become_a_column(backend, dtype):
+    """A (n,) target vector for one output becomes (n, 1) in the loss's dtype."""
+    loss = losses.BinaryCrossentropy()
+    t = _binary(seed=32, shape=(N,))
+    T = loss.targets(put(backend, t.astype(np.int64)), 1, backend.xp, getattr(backend.xp, dtype))
+    same_place(backend, T, dtype)
+    assert T.shape == (N, 1)
+    y = _probs(seed=33, shape=(N, 1)).astype(dtype)
+    value, dY = loss.value_and_grad(put(backend, y), T, backend.xp)
+    ref, ref_grad = ref_value_and_grad("bce", y.astype(np.float64), t[:, None], "mean")
+    assert_close(backend, value, ref, dtype)
+    assert_close(backend, dY, ref_grad, dtype)
+
+
+# -- ex4's convention and clipping ---------------------------------------------------------
+
+def test_ex4_cost_is_bce_with_sum_over_outputs(backend, dtype):
+    """ex4's J = (1/m) sum_i sum_k -(t log p + (1 - t) log(1 - p)) is BCE(output_reduction='sum')."""
+    p = np.array([[0.9, 0.2, 0.1],
+                  [0.3, 0.6, 0.8]])
+    t = np.array([[1.0, 0.0, 0.0],
+                  [0.0, 0.0, 1.0]])
+    m = 2
+    # By hand: every probability the true side gets, summed over samples and outputs.
+    expected = -(np.log(0.9) + np.log(0.8) + np.log(0.9) + np.log(0.7) + np.log(0.4) + np.log(0.8)) / m
+    assert np.isclose(expected, np.sum(-(t * np.log(p) + (1 - t) * np.log(1 - p))) / m)
+    Y = put(backend, p, dtype)
+    for loss, want in ((losses.BinaryCrossentropy(output_reduction="sum"), expected),
+                       (losses.BinaryCrossentropy(), expected / 3)):  # Keras' default: mean over the 3 outputs
+        T = loss.targets(put(backend, t), 3, backend.xp, getattr(backend.xp, dtype))
+        value, _ = loss.value_and_grad(Y, T, backend.xp)
+        assert_close(backend, value, want, dtype, err_msg=loss.output_reduction)
+
+
+def test_probabilities_of_exactly_zero_and_one_are_clipped(backend, dtype):
+    """BCE and CCE at p in {0, 1} are finite, warning-free, and clipped to [eps, 1 - eps]."""
+    eps = float(np.finfo(dtype).eps)
+    y = np.array([[0.0, 1.0, 0.0, 1.0], [1.0, 0.0, 0.5, 0.5]])
+    t = np.array([[0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 1.0, 0.0]])
+    xp = backend.xp
+    Y = put(backend, y, dtype)
+    with warnings.catch_warnings(), np.errstate(all="raise", under="ignore"):
+        warnings.simplefilter("error")
+        bce = losses.BinaryCrossentropy()
+        value, dY = bce.value_and_grad(Y, bce.targets(put(backend, t), 4, xp, getattr(xp, dtype)), xp)
+        cce = losses.CategoricalCrossentropy()
+        t_cat = np.array([[0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+        c_value, c_dY = cce.value_and_grad(Y, put(backend, t_cat, dtype), xp)
+    for out in (value, dY, c_value, c_dY):
+        assert np.all(np.isfinite(get(backend, out)))
+    yc = np.clip(y, eps, 1 - eps)
+    ref, ref_grad = ref_value_and_grad("bce", yc, t, "mean")
+    # A wrong certain prediction costs -log(eps): about 36 in float64, 16 in float32.
+    assert ref > -np.log(eps) / 4
+    assert_close(backend, value, ref, dtype)
+    assert_close(backend, dY, ref_grad, dtype)
+    assert_close(backend, c_value, ref_value_and_grad("cce", yc, t_cat, "sum")[0], dtype)
+
+
+# -- logits --------------------------------------------------------------------------------
+
+LOGIT_CASES = [
+    ("bce", lambda **kw: losses.BinaryCrossentropy(**kw), "mean"),
+    ("bce-sum", lambda **kw: losses.BinaryCrossentropy(output_reduction="sum", **kw), "sum"),
+    ("cce", lambda **kw: losses.CategoricalCrossentropy(**kw), "sum"),
+    ("cce-mean", lambda **kw: losses.CategoricalCrossentropy(output_reduction="mean", **kw), "mean"),
+    ("scce", lambda **kw: losses.SparseCategoricalCrossentropy(**kw), "sum"),
+]
+LOGIT_IDS = [c[0] for c in LOGIT_CASES]
+
+
+def _logit_data(cid: str, seed: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Z, raw targets, targets shaped like Z)."""
+    z = np.random.default_rng(seed).normal(scale=scale, size=(N, K))
+    if cid.startswith("bce"):
+        t = _binary(seed + 1)
+        return z, t, t
+    lab = _labels(seed + 2)
+    return z, (lab if cid == "scce" else np.eye(K)[lab]), np.eye(K)[lab]
+
+
+def _ref_logits(cid, z, t, reduction):
+    return (ref_bce_logits if cid.startswith("bce") else ref_cce_logits)(z, t, reduction)
+
+
+@pytest.mark.parametrize("cid, make, reduction", LOGIT_CASES, ids=LOGIT_IDS)
+def test_logits_value_and_grad(backend, dtype, cid, make, reduction):
+    """The fused path returns (loss, (p - t) / norm, p) with p = sigmoid or softmax of Z."""
+    loss = make()
+    z, raw_t, t = _logit_data(cid, seed=40, scale=2.0)
+    z = z.astype(dtype)
+    xp = backend.xp
+    Z = put(backend, z)
+    T = _prepare(backend, loss, raw_t, dtype)
+    value, dZ, P = loss.logits_value_and_grad(Z, T, xp)
+    same_place_0d(backend, value, dtype)
+    same_place(backend, dZ, dtype)
+    same_place(backend, P, dtype)
+    z64 = z.astype(np.float64)
+    ref, ref_grad = _ref_logits(cid, z64, t, reduction)
+    assert_close(backend, value, ref, dtype)
+    assert_close(backend, dZ, ref_grad, dtype)
+    assert_close(backend, P, expit(z64) if cid.startswith("bce") else softmax(z64, axis=-1), dtype)
+    # The probability path on those probabilities gives the same loss (moderate Z: no clipping).
+    value_p, _ = loss.value_and_grad(P, T, xp)
+    assert_close(backend, value_p, get(backend, value).astype(np.float64), dtype)
+
+
+@pytest.mark.parametrize("cid, make, reduction", LOGIT_CASES, ids=LOGIT_IDS)
+def test_from_logits_value_and_grad(backend, dtype, cid, make, reduction):
+    """from_logits=True makes value_and_grad take Z and return the loss and dLoss/dZ."""
+    loss = make(from_logits=True)
+    assert loss.from_logits
+    z, raw_t, t = _logit_data(cid, seed=41, scale=2.0)
+    z = z.astype(dtype)
+    T = _prepare(backend, loss, raw_t, dtype)
+    value, dZ = loss.value_and_grad(put(backend, z), T, backend.xp)
+    same_place_0d(backend, value, dtype)
+    same_place(backend, dZ, dtype)
+    ref, ref_grad = _ref_logits(cid, z.astype(np.float64), t, reduction)
+    assert_close(backend, value, ref, dtype)
+    assert_close(backend, dZ, ref_grad, dtype)
+
+
+@pytest.mark.parametrize("cid, make, reduction", LOGIT_CASES, ids=LOGIT_IDS)
+def test_logits_path_is_finite_for_huge_logits(backend, dtype, cid, make, reduction):
+    """At |Z| ~ 1e3 the logits path stays finite and exact (the probability path would clip)."""
+    loss = make()
+    z, raw_t, t = _logit_data(cid, seed=42, scale=1.0)
+    z = (np.sign(z) * 1e3 + np.round(z)).astype(dtype)  # +-1e3 give or take a few
+    T = _prepare(backend, loss, raw_t, dtype)
+    with warnings.catch_warnings(), np.errstate(all="raise", under="ignore"):
+        warnings.simplefilter("error")
+        value, dZ, P = loss.logits_value_and_grad(put(backend, z), T, backend.xp)
+    for out in (value, dZ, P):
+        assert np.all(np.isfinite(get(backend, out)))
+    ref, ref_grad = _ref_logits(cid, z.astype(np.float64), t, reduction)
+    assert ref > 100  # some certain predictions are wrong: a large but finite loss
+    assert_close(backend, value, ref, dtype)
+    assert_close(backend, dZ, ref_grad, dtype)
+
+
+@pytest.mark.parametrize("cid, make, reduction", LOGIT_CASES, ids=LOGIT_IDS)
+def test_logits_gradient_check(backend, cid, make, reduction):
+    """dZ of the from-logits loss is the central-difference gradient wrt Z (float64)."""
+    xp = backend.xp
+    loss = make(from_logits=True)
+    z, raw_t, _ = _logit_data(cid, seed=43, scale=1.5)
+    T = _prepare(backend, loss, raw_t, "float64")
+
+    def fun_and_grad(theta):
+        value, dZ = loss.value_and_grad(xp.reshape(theta, z.shape), T, xp)
+        return value, xp.reshape(dZ, (-1,))
+
+    res = check_gradient(fun_and_grad, put(backend, z.reshape(-1)), to_numpy=backend.backend.to_numpy)
+    assert res.rel_diff < GRADCHECK_MAX, (cid, res.rel_diff)
+
+
+def test_cce_logits_with_soft_targets(backend):
+    """Soft (and unnormalised) targets: loss -sum t log softmax(z); gradient softmax(z) sum(t) - t."""
+    xp = backend.xp
+    loss = losses.CategoricalCrossentropy(from_logits=True)
+    z = np.random.default_rng(44).normal(size=(N, K))
+    t = np.random.default_rng(45).uniform(0.0, 1.0, size=(N, K))  # rows do not sum to 1
+    T = put(backend, t)
+    value, dZ = loss.value_and_grad(put(backend, z), T, xp)
+    s = softmax(z, axis=-1)
+    assert_close(backend, value, float(np.mean(np.sum(-t * log_softmax(z, axis=-1), axis=1))), "float64")
+    assert_close(backend, dZ, (s * t.sum(axis=1, keepdims=True) - t) / N, "float64")
+
+    def fun_and_grad(theta):
+        v, g = loss.value_and_grad(xp.reshape(theta, z.shape), T, xp)
+        return v, xp.reshape(g, (-1,))
+
+    res = check_gradient(fun_and_grad, put(backend, z.reshape(-1)), to_numpy=backend.backend.to_numpy)
+    assert res.rel_diff < GRADCHECK_MAX, res.rel_diff
+
+
+@pytest.mark.parametrize("name", ["mse", "mae", "quadratic"])
+def test_regression_losses_cannot_take_logits(backend, name):
+    loss = losses.get(name)
+    Z = put(backend, np.zeros((2, 2)))
+    with pytest.raises(TypeError):
+        loss.logits_value_and_grad(Z, Z, backend.xp)
+
+
+# -- lookup by name ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec, cls", [
+    ("mse", losses.MeanSquaredError), ("mean_squared_error", losses.MeanSquaredError), ("MSE", losses.MeanSquaredError),
+    ("mae", losses.MeanAbsoluteError), ("mean_absolute_error", losses.MeanAbsoluteError),
+    ("quadratic", losses.Quadratic),
+    ("binary_crossentropy", losses.BinaryCrossentropy), ("bce", losses.BinaryCrossentropy),
+    ("categorical_crossentropy", losses.CategoricalCrossentropy), ("cce", losses.CategoricalCrossentropy),
+    ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy),
+])
+def test_get_resolves_names(backend, spec, cls):
+    """get() maps names and aliases (case-insensitively) to the loss class, with its defaults."""
+    loss = losses.get(spec)
+    assert type(loss) is cls and not loss.from_logits
+    kind = {losses.MeanSquaredError: "mse", losses.MeanAbsoluteError: "mae", losses.Quadratic: "quadratic",
+            losses.BinaryCrossentropy: "bce", losses.CategoricalCrossentropy: "cce",
+            losses.SparseCategoricalCrossentropy: "scce"}[cls]
+    reduction = "sum" if kind in ("quadratic", "cce", "scce") else "mean"
+    y, raw_t, t = _case_data(kind, seed=50)
+    value, _ = loss.value_and_grad(put(backend, y), _prepare(backend, loss, raw_t, "float64"), backend.xp)
+    assert_close(backend, value, ref_value_and_grad(_ref_kind(kind), y, t, reduction)[0], "float64")
+
+
+def test_get_returns_a_loss_instance_unchanged(backend):
+    loss = losses.BinaryCrossentropy(from_logits=True, output_reduction="sum")
+    assert losses.get(loss) is loss
+
+
+@pytest.mark.parametrize("bad, suggestion", [("binary_crossentropi", "binary_crossentropy"), ("msee", "mse")])
+def test_get_unknown_name_suggests_the_closest(backend, bad, suggestion):
+    with pytest.raises(UnknownNameError, match=f"Did you mean '{suggestion}'") as info:
+        losses.get(bad)
+    assert repr(bad) in str(info.value)
+
+
+def test_unknown_loss_message_lists_known_losses(backend):
+    """The message's list of choices is headed 'Known losses:' (plural of 'loss')."""
+    with pytest.raises(UnknownNameError) as info:
+        losses.get("nope")
+    assert "Known losses:" in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("bad", [None, 3, losses.MeanSquaredError])
+def test_get_rejects_non_strings(backend, bad):
+    with pytest.raises(InputTypeError):
+        losses.get(bad)
+
+
+def test_bad_output_reduction_is_an_input_error(backend):
+    with pytest.raises(InputError, match="'max'"):
+        losses.BinaryCrossentropy(output_reduction="max")
