@@ -1,8 +1,9 @@
 """Metrics computed on the device per batch and read back once per epoch.
 
 A metric returns ``(sum, count)``: a 0-d device array and a Python int, so the training
-loop accumulates on the device and divides once at the end of the epoch. The direct
-functions (``accuracy(y_true, y_pred)`` ...) return the finished value as a 0-d array (a NumPy scalar on NumPy).
+loop accumulates on the device and divides once at the end of the epoch. Calling a
+metric directly, ``BinaryAccuracy()(y_true, y_pred)``, returns the finished value as a 0-d
+array (a NumPy scalar on NumPy).
 """
 
 from __future__ import annotations
