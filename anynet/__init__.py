@@ -7,8 +7,8 @@ array-api-strict; each concrete library is reached only through a small adapter 
 
 from __future__ import annotations
 
-from anynet import (activations, backends, callbacks, errors, initializers, layers, losses, metrics, optimizers,
-                    regularizers)
+from anynet import (activations, backends, callbacks, errors, initializers, layers, losses, metrics, optimize,
+                    optimizers, regularizers)
 from anynet.backend import Placement, current, resolve, use, using
 from anynet.callbacks import EarlyStopping, History
 from anynet.gradcheck import gradcheck
@@ -19,6 +19,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Sequential", "History", "EarlyStopping", "gradcheck",
     "activations", "backends", "callbacks", "errors", "initializers", "layers", "losses", "metrics",
-    "optimizers", "regularizers",
+    "optimize", "optimizers", "regularizers",
     "use", "using", "current", "resolve", "Placement", "__version__",
 ]
