@@ -56,6 +56,7 @@ def test_wheel_holds_anynet_backends_and_no_top_level_backends(tmp_path):
     (wheel,) = tmp_path.glob("anynet_nn-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     expected = {f"anynet/backends/{p.name}" for p in (ROOT / "backends").glob("*.py")}
+    expected |= {f"anynet/{p.relative_to(ROOT / 'anynet').as_posix()}" for p in (ROOT / "anynet").rglob("*.py")}
     assert expected <= set(names), sorted(expected - set(names))
     assert "anynet/__init__.py" in names
     assert not [n for n in names if n.startswith("backends/")]
