@@ -11,6 +11,7 @@ array-api-strict always runs on its default device and on its simulated ``device
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,40 @@ DATA_DIR = Path(os.environ.get("ANYNET_DATA", Path(__file__).resolve().parents[2
 # The simulated devices of array-api-strict that the suite runs on: the default one and a
 # second one, so device mismatches are exercised without a GPU.
 STRICT_DEVICES = ("CPU_DEVICE", "device1")
+
+# Known defects per backend: tests/conformance/xfails/<backend>.txt, one entry a line,
+# "<regex on the test id>  # <reason>". A listed test is marked xfail(strict=True): it must
+# fail, so a fixed defect shows up as XPASS and its entry has to go.
+SUITE_DIR = Path(__file__).resolve().parent / "conformance"
+XFAIL_DIR = Path(os.environ.get("ANYNET_XFAIL_DIR", SUITE_DIR / "xfails"))
+
+
+def read_xfails(path: Path) -> list[tuple[re.Pattern[str], str]]:
+    """Return (pattern, reason) pairs from an xfail file; every entry needs a reason."""
+    entries = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        body = line.strip()
+        if not body or body.startswith("#"):
+            continue
+        pattern, sep, reason = body.partition("#")
+        if not sep or not reason.strip():
+            raise pytest.UsageError(f"{path}:{n}: an xfail entry needs a reason after '#': {line!r}")
+        entries.append((re.compile(pattern.strip()), reason.strip()))
+    return entries
+
+
+def device_label(adapter, device) -> str:
+    """Return the short device name used in test ids and reports ('cpu', 'device1', 'cuda:0')."""
+    text = str(device)
+    m = re.search(r"Device\('([^']*)'\)", text)
+    return m.group(1) if m else text
+
+
+class Unavailable:
+    """The parameter of a backend that is not usable here; its tests are skipped."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name, self.reason = name, reason
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,16 +89,37 @@ def _placement_params(config: pytest.Config) -> list:
         adapter = backends.get(name)
         reason = adapter.unavailable_reason()
         if reason is not None:
-            params.append(pytest.param(None, id=f"{name}-unavailable",
+            params.append(pytest.param(Unavailable(name, reason), id=f"{name}-unavailable",
                                        marks=pytest.mark.skip(reason=f"{name}: {reason}")))
             continue
         devices = adapter.devices()
         if name == "array_api_strict":
-            devices = [d for d in devices if str(d).split("'")[1] in STRICT_DEVICES]
+            devices = [d for d in devices if device_label(adapter, d) in STRICT_DEVICES]
         for dev in devices:
-            label = str(dev).split("'")[1] if name == "array_api_strict" else str(dev)
-            params.append(pytest.param(Placement(adapter, dev, adapter.namespace()), id=f"{name}-{label}"))
+            params.append(pytest.param(Placement(adapter, dev, adapter.namespace()),
+                                       id=f"{name}-{device_label(adapter, dev)}"))
     return params
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Label each test with its backend/device (for reports) and apply the xfail files."""
+    xfails = {p.stem: read_xfails(p) for p in XFAIL_DIR.glob("*.txt")} if XFAIL_DIR.is_dir() else {}
+    for item in items:
+        in_suite = Path(str(item.fspath)).parent == SUITE_DIR
+        if in_suite and "backend" not in getattr(item, "fixturenames", ()):
+            raise pytest.UsageError(f"{item.nodeid} is in the conformance suite but does not take the `backend` "
+                                    f"fixture; every conformance test runs on every backend (or lives elsewhere).")
+        param = getattr(item, "callspec", None) and item.callspec.params.get("backend")
+        if param is None:
+            continue
+        if isinstance(param, Unavailable):
+            name, label = param.name, f"{param.name}-unavailable"
+        else:
+            name, label = param.backend.name, f"{param.backend.name}-{device_label(param.backend, param.device)}"
+        item.user_properties.append(("backend", label))
+        for pattern, reason in xfails.get(name, ()):
+            if pattern.search(item.nodeid):
+                item.add_marker(pytest.mark.xfail(reason=f"{name}: {reason}", strict=True))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -173,3 +173,14 @@ def test_available_lists_every_adapter_with_devices():
     assert any("device1" in d for d in rows["array_api_strict"].devices)
     for s in rows.values():
         assert s.usable or s.reason, s
+
+
+def test_model_refuses_data_from_another_device():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
+    model = anynet.Sequential([anynet.layers.Dense(3, activation="softmax")], seed=0)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(strict.asarray(X, device=DEV1), strict.asarray(y, device=DEV1), epochs=1, verbose=0)
+    assert model.params.device == DEV1
+    with pytest.raises(DeviceMismatchError, match="X is on device .*CPU_DEVICE.* but the computation runs on"):
+        model.predict(strict.asarray(X))

@@ -117,22 +117,20 @@ def test_bounds_are_respected(backend):
     assert w.min() >= -0.05 and w.max() <= 0.05
 
 
-def test_tnc_takes_maxiter_as_its_evaluation_budget():
+def test_tnc_takes_maxiter_as_its_evaluation_budget(backend):
     X, y = _problem()
-    model = an.Sequential([L.Dense(6, activation="sigmoid"), L.Dense(3, activation="softmax")], seed=1, dtype="float64")
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model = _model(backend)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # scipy would warn "Unknown solver options: maxiter"
-        res = minimize(model, X, y, method="TNC", options={"maxiter": 25})
+        res = minimize(model, put(backend, X), put(backend, y), method="TNC", options={"maxiter": 25})
     assert res.nfev <= 26  # TNC may finish the evaluation in progress
 
 
-def test_callback_and_progress(capsys):
+def test_callback_and_progress(backend, capsys):
     X, y = _problem()
-    model = an.Sequential([L.Dense(3, activation="softmax")], seed=1, dtype="float64")
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model = _model(backend)
     seen = []
-    res = minimize(model, X, y, method="L-BFGS-B", options={"maxiter": 12}, callback=seen.append, verbose=1,
+    res = minimize(model, put(backend, X), put(backend, y), method="L-BFGS-B", options={"maxiter": 12}, callback=seen.append, verbose=1,
                    print_every=4)
     assert [s["iteration"] for s in seen] == list(range(1, len(seen) + 1))
     assert [s["loss"] for s in seen] == res.history["loss"]
@@ -161,19 +159,15 @@ def test_interrupt_keeps_the_best_parameters(backend):
     ({"method": "dogleg"}, r"method 'dogleg' needs the full Hessian"),
     ({"method": "newton"}, r"Unknown method 'newton'"),
     ({"method": "CG", "bounds": [(0, 1)]}, r"method 'CG' does not take bounds"),
-    ({"method": "L-BFGS-B", "bounds": [(0, 1)] * 3}, r"bounds must give one \(low, high\) pair per parameter: 18, got 3"),
+    ({"method": "L-BFGS-B", "bounds": [(0, 1)] * 3}, r"bounds must give one \(low, high\) pair per parameter: 57, got 3"),
 ])
-def test_bad_arguments(kwargs, pattern):
+def test_bad_arguments(backend, kwargs, pattern):
     X, y = _problem()
-    model = an.Sequential([L.Dense(3, activation="softmax")], seed=1)
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     with pytest.raises(InputError, match=pattern):
-        minimize(model, X, y, **kwargs)
+        minimize(_model(backend), put(backend, X), put(backend, y), **kwargs)
 
 
-def test_wrong_vector_length_is_refused():
+def test_wrong_vector_length_is_refused(backend):
     X, y = _problem()
-    model = an.Sequential([L.Dense(3, activation="softmax")], seed=1)
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    with pytest.raises(InputError, match=r"The parameter vector must have shape \(18,\), got \(5,\)"):
-        Objective(model, X, y).fun(np.zeros(5))
+    with pytest.raises(InputError, match=r"The parameter vector must have shape \(57,\), got \(5,\)"):
+        Objective(_model(backend), put(backend, X), put(backend, y)).fun(np.zeros(5))

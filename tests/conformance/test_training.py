@@ -180,11 +180,11 @@ def test_progress_line_has_the_keras_form(backend, capsys):
     assert line.match(out[1]), out[1]
 
 
-def test_progress_verbose_2_prints_one_line_per_epoch():
+def test_progress_verbose_2_prints_one_line_per_epoch(backend):
     X, y = _data(n=60)
     buf = io.StringIO()
-    m = _model()
+    m = _model(backend.backend.name, backend.device)
     cb = an.callbacks.ProgbarLogger(verbose=2, stream=buf)
-    m.fit(X, y, epochs=2, batch_size=30, verbose=0, callbacks=[cb])
+    m.fit(put(backend, X), put(backend, y), epochs=2, batch_size=30, verbose=0, callbacks=[cb])
     lines = buf.getvalue().splitlines()
     assert len(lines) == 4 and re.match(r"^2/2 - \d+s - \d+(ms|us)/step - loss: ", lines[1]), lines
