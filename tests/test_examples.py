@@ -129,3 +129,17 @@ def test_examples_have_the_common_interface():
         assert module.__doc__ and "Expected" in module.__doc__, name
         args = module.parse_args(["--backend", "torch", "--device", "cpu", "--seed", "3", "--data", "/x"])
         assert (args.backend, args.device, args.seed, args.data) == ("torch", "cpu", 3, "/x"), name
+
+
+def test_gpu_mnist_runs_or_says_why_not(data_dir, capsys):
+    """CuPy trains where a GPU is usable; elsewhere the script says why and times NumPy alone."""
+    gpu = load_example("gpu_mnist")
+    out = gpu.main(["--epochs", "1", "--limit", "3000", "--data", str(data_dir / "mnist")])
+    printed = capsys.readouterr().out
+    assert "numpy" in out and len(out["numpy"]["epoch_seconds"]) == 1
+    assert out["numpy"]["test_accuracy"] > 0.8
+    if backends.get("cupy").is_available():
+        assert out["cupy"]["test_accuracy"] == pytest.approx(out["numpy"]["test_accuracy"], abs=0.01)
+        assert "median epoch: cupy" in printed
+    else:
+        assert "cupy: not usable here (" in printed and "pip install" in printed
