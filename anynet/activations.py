@@ -102,6 +102,15 @@ class Tanh(Activation):
         return dY * (1.0 - Y * Y)
 
 
+def _step(Z: Any, xp: Any) -> Any:
+    """Return 1 where Z > 0, else 0, in Z's dtype.
+
+    Multiplying by this mask is an order of magnitude faster than ``where`` with a random
+    condition on NumPy, and no slower elsewhere.
+    """
+    return xp.astype(Z > 0, Z.dtype)
+
+
 class ReLU(Activation):
     name = "relu"
 
@@ -109,7 +118,7 @@ class ReLU(Activation):
         return xp.maximum(Z, 0.0)
 
     def backward(self, dY, Z, Y, xp, kernels=None):
-        return xp.where(Z > 0, dY, 0.0)
+        return dY * _step(Z, xp)
 
 
 class LeakyReLU(Activation):
@@ -119,10 +128,12 @@ class LeakyReLU(Activation):
         self.alpha = float(alpha)
 
     def forward(self, Z, xp, kernels=None):
+        if self.alpha <= 1.0:  # then max(z, alpha z) is z for z > 0 and alpha z otherwise
+            return xp.maximum(Z, self.alpha * Z)
         return xp.where(Z > 0, Z, self.alpha * Z)
 
     def backward(self, dY, Z, Y, xp, kernels=None):
-        return xp.where(Z > 0, dY, self.alpha * dY)
+        return dY * (self.alpha + (1.0 - self.alpha) * _step(Z, xp))
 
     def get_config(self):
         return {"alpha": self.alpha}

@@ -130,7 +130,7 @@ class Dense(Layer):
         W = P["W"]
         Z = xp.matmul(X, W)
         if self.use_bias:
-            Z = Z + P["b"]
+            Z += P["b"]  # Z is a fresh array: adding in place saves an allocation
         Y = act.forward(Z, xp, ctx.kernels) if activate else Z
 
         def backprop(dY: Any, need_dX: bool = True) -> Any:
