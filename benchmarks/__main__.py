@@ -1,0 +1,48 @@
+"""python -m benchmarks: run the benchmarks, print the tables, write JSON and Markdown."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from benchmarks import full_batch, gpu, mlp, overhead
+from benchmarks.common import fmt_table, machine, matmul_peak_gflops
+
+SECTIONS = {"mlp": mlp, "full_batch": full_batch, "overhead": overhead, "gpu": gpu}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description="anynet against its peers")
+    ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated of {', '.join(SECTIONS)}")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", default=None, help="write OUT.json and OUT.md (e.g. docs/benchmarks)")
+    args = ap.parse_args(argv)
+    wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in SECTIONS]
+    if unknown:
+        ap.error(f"unknown sections {unknown}; choose from {list(SECTIONS)}")
+
+    info = machine()
+    info["matmul peak GFLOP/s (float32, 2048^3)"] = round(matmul_peak_gflops(), 1)
+    print("machine:", json.dumps(info))
+    rows = []
+    for name in wanted:
+        module = SECTIONS[name]
+        kwargs = {"repeats": args.repeats} if name != "mlp" else {"repeats": args.repeats,
+                                                                   "peak": info["matmul peak GFLOP/s (float32, 2048^3)"]}
+        new = module.run(**kwargs)
+        rows += new
+        baseline = {"mlp": "numpy direct", "overhead": "numpy direct", "full_batch": "sklearn lbfgs",
+                    "gpu": "torch cuda eager"}[name]
+        print("\n".join(fmt_table(new, baseline)))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".json").write_text(json.dumps({"machine": info, "rows": [r.as_dict() for r in rows]}, indent=1))
+        print(f"wrote {out.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
