@@ -10,14 +10,15 @@ from __future__ import annotations
 from anynet import (activations, backends, callbacks, errors, initializers, layers, losses, metrics, optimize,
                     optimizers, regularizers)
 from anynet.backend import Placement, current, resolve, use, using
-from anynet.callbacks import EarlyStopping, History
+from anynet.callbacks import EarlyStopping, History, ModelCheckpoint
 from anynet.gradcheck import gradcheck
 from anynet.model import Sequential
+from anynet.saving import load
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Sequential", "History", "EarlyStopping", "gradcheck",
+    "Sequential", "History", "EarlyStopping", "ModelCheckpoint", "gradcheck", "load",
     "activations", "backends", "callbacks", "errors", "initializers", "layers", "losses", "metrics",
     "optimize", "optimizers", "regularizers",
     "use", "using", "current", "resolve", "Placement", "__version__",

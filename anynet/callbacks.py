@@ -9,13 +9,14 @@ back every batch would stall a GPU, so values arrive once per epoch.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from typing import IO, Any
 
-from anynet.errors import InputError
+from anynet.errors import InputError, InputTypeError
 
-__all__ = ["Callback", "History", "EarlyStopping", "ProgbarLogger", "LambdaCallback"]
+__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "ProgbarLogger", "LambdaCallback"]
 
 
 class Callback:
@@ -74,8 +75,6 @@ class EarlyStopping(Callback):
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  mode: str = "auto", restore_best_weights: bool = False, baseline: float | None = None,
                  start_from_epoch: int = 0) -> None:
-        if mode not in ("auto", "min", "max"):
-            raise InputError(f"EarlyStopping mode must be 'auto', 'min' or 'max', got {mode!r}.")
         if patience < 0:
             raise InputError(f"EarlyStopping patience must be >= 0, got {patience!r}.")
         self.monitor = monitor
@@ -84,9 +83,7 @@ class EarlyStopping(Callback):
         self.restore_best_weights = bool(restore_best_weights)
         self.baseline = baseline
         self.start_from_epoch = int(start_from_epoch)
-        if mode == "auto":
-            mode = "max" if any(w in monitor for w in ("acc", "auc", "precision", "recall")) else "min"
-        self.mode = mode
+        self.mode = _auto_mode(mode, monitor, "EarlyStopping")
         self.stopped_epoch: int | None = None
         self.best_epoch: int | None = None
 
@@ -123,6 +120,78 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
             self.model.params = self.best_weights
+
+
+def _auto_mode(mode: str, monitor: str, who: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise InputError(f"{who} mode must be 'auto', 'min' or 'max', got {mode!r}.")
+    if mode == "auto":
+        return "max" if any(w in monitor for w in ("acc", "auc", "precision", "recall")) else "min"
+    return mode
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (everything ``fit(..., resume_from=path)`` needs) at the end of epochs.
+
+    Saves every ``save_freq_epochs`` epochs; with ``save_best_only=True``, only on those
+    epochs where ``monitor`` beat its best value so far (the best of a resumed History
+    counts). ``filepath`` may hold ``{epoch}`` (1-based, as Keras) and any logged value,
+    such as ``"ckpt-{epoch:03d}-{val_loss:.4f}.anynet"``. Every write is atomic: a crash
+    mid-save leaves the previous file whole. ``last_saved`` is the path last written.
+    """
+
+    def __init__(self, filepath: str | os.PathLike[str], monitor: str = "val_loss", save_best_only: bool = False,
+                 save_freq_epochs: int = 1, mode: str = "auto", verbose: int = 0) -> None:
+        from anynet.validation import check_int
+
+        if isinstance(filepath, bool) or not isinstance(filepath, (str, os.PathLike)):
+            raise InputTypeError(f"ModelCheckpoint filepath must be a str or os.PathLike, got {filepath!r}.")
+        if not isinstance(monitor, str):
+            raise InputTypeError(f"ModelCheckpoint monitor must be a log key such as 'val_loss', got {monitor!r}.")
+        self.filepath = os.fspath(filepath)
+        self.monitor = monitor
+        self.save_best_only = bool(save_best_only)
+        self.save_freq_epochs = check_int("save_freq_epochs", save_freq_epochs)
+        self.mode = _auto_mode(mode, monitor, "ModelCheckpoint")
+        self.verbose = verbose
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.last_saved: str | None = None
+
+    def on_train_begin(self, logs=None):
+        past = getattr(getattr(self.model, "history", None), "history", {}).get(self.monitor, [])
+        for v in past:  # a resumed run: the best so far includes the epochs before it
+            if math.isfinite(v) and self._better(v):
+                self.best = v
+
+    def _better(self, v: float) -> bool:
+        return v < self.best if self.mode == "min" else v > self.best
+
+    def _path(self, epoch: int, logs: dict[str, Any]) -> str:
+        try:
+            return self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise InputError(f"ModelCheckpoint filepath {self.filepath!r} could not be formatted ({exc!r}); it may "
+                             f"use {{epoch}} and the logged values {sorted(logs)}.") from None
+
+    def on_epoch_end(self, epoch, logs=None):
+        from anynet.saving import save
+
+        logs = logs or {}
+        if (epoch + 1) % self.save_freq_epochs:
+            return
+        if self.save_best_only:
+            if self.monitor not in logs:
+                raise InputError(f"ModelCheckpoint monitors {self.monitor!r}, which this training does not "
+                                 f"report; it reports {sorted(logs)}. Pass validation data for 'val_' keys.")
+            current = float(logs[self.monitor])
+            if not (math.isfinite(current) and self._better(current)):
+                return
+            self.best = current
+        path = self._path(epoch, logs)
+        save(self.model, path, epoch=epoch + 1, history=self.model.history)
+        self.last_saved = path
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved the model to {path}")
 
 
 def _fmt(v: float) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "UnknownNameError",
     "NotCompiledError",
     "NonFiniteLossError",
+    "SaveFileError",
     "did_you_mean",
 ]
 
@@ -50,6 +51,11 @@ class DeviceMismatchError(BackendError):
 
 class UnknownNameError(InputError):
     """A string name (loss, optimizer, activation...) that anynet does not know."""
+
+
+class SaveFileError(InputError):
+    """A model file could not be written, or read back: missing, truncated, damaged, of a
+    newer format, or not fitting the model. Nothing was loaded into any model."""
 
 
 class NotCompiledError(AnynetError, RuntimeError):

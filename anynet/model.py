@@ -391,6 +391,19 @@ class Sequential:
 
         return fit(self, X, y, **kwargs)
 
+    # -- files ------------------------------------------------------------------------------
+    def save(self, path: Any) -> None:
+        """Write the model to ``path`` atomically (see :mod:`anynet.saving`); ``anynet.load`` reads it."""
+        from anynet.saving import save
+
+        save(self, path)
+
+    def load_weights(self, path: Any) -> None:
+        """Set the weights from a saved model file with the same layers; everything is checked first."""
+        from anynet.saving import load_weights
+
+        load_weights(self, path)
+
     # -- description ---------------------------------------------------------------------------
     def summary(self, print_fn: Any = print) -> None:
         """Print the layers, their output shapes and parameter counts."""

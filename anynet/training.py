@@ -14,6 +14,7 @@ batch, and the model keeps the weights from before that batch:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from anynet.callbacks import Callback, History, ProgbarLogger
 from anynet.errors import InputError, InputTypeError, NonFiniteLossError
 from anynet.model import Data, Sequential
+from anynet.saving import resume
 from anynet.validation import check_fraction, check_int
 
 __all__ = ["fit"]
@@ -41,7 +43,8 @@ class _Sums:
 def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int = 32, shuffle: bool = True,
         validation_data: Sequence[Any] | None = None, validation_split: float = 0.0,
         callbacks: Sequence[Callback] | None = None, verbose: int | str = "auto", initial_epoch: int = 0,
-        on_nonfinite: str = "raise", check_every: int | None = None) -> History:
+        on_nonfinite: str = "raise", check_every: int | None = None,
+        resume_from: str | os.PathLike[str] | None = None) -> History:
     """Train ``model`` on X, y and return a :class:`History` of per-epoch losses and metrics.
 
     Arguments follow Keras: ``validation_split`` holds out the last fraction of the samples
@@ -49,6 +52,9 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int =
     ``on_nonfinite="raise"`` stops at a NaN/inf loss; ``"skip"`` leaves out that batch's
     update, warns, and goes on. ``check_every`` sets how many batches a GPU runs between
     reads of the loss (host backends check every batch, which costs them nothing).
+    ``resume_from`` names a file written by ``model.save`` or ``ModelCheckpoint``: its
+    parameters, optimizer state, random generators and History are restored, and training
+    goes on from the epoch after the saved one (so ``epochs`` counts from the start).
     """
     model._require_compiled("fit")
     epochs = check_int("epochs", epochs, minimum=0)
@@ -64,6 +70,9 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int =
     for cb in callbacks or ():
         if not isinstance(cb, Callback):
             raise InputTypeError(f"callbacks must be anynet Callback objects, got {cb!r}.")
+    if resume_from is not None and initial_epoch:
+        raise InputError(f"Pass initial_epoch or resume_from, not both; the file says which epoch comes next "
+                         f"(got initial_epoch={initial_epoch}).")
 
     data = model.prepare(X, y)
     val = None
@@ -87,6 +96,9 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int =
 
     steps = math.ceil(data.n / batch_size)
     history = History()
+    if resume_from is not None:  # checks the whole file before it changes the model
+        initial_epoch = resume(model, resume_from, history)
+    model.history = history  # the live History, so callbacks (ModelCheckpoint) can save it
     cbs: list[Callback] = [history, *(callbacks or [])]
     if verbose:
         cbs.append(ProgbarLogger(verbose))
