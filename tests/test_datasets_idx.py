@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,7 @@ def test_missing_file(tmp_path):
 
 def test_missing_folder_mentions_anynet_data(tmp_path, monkeypatch):
     monkeypatch.setenv("ANYNET_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("ANYNET_OFFLINE", "1")  # the data root downloads what is missing; not in this test
     assert ds.data_dir() == tmp_path / "nowhere"
     with pytest.raises(InputError) as e:
         load_mnist()
@@ -146,7 +148,9 @@ def test_missing_folder_mentions_anynet_data(tmp_path, monkeypatch):
 
 def test_data_dir_default_and_argument(tmp_path, monkeypatch):
     monkeypatch.delenv("ANYNET_DATA", raising=False)
+    monkeypatch.setenv("ANYNET_OFFLINE", "1")
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "pooch", None)  # without pooch: ~/.anynet/data, as before
     assert ds.data_dir() == tmp_path / ".anynet" / "data"
     assert ds.data_dir(tmp_path / "x") == tmp_path / "x"
     with pytest.raises(InputError, match="ANYNET_DATA is not set") as e:

@@ -21,11 +21,13 @@ EX4_FILES = ("ex4data1.mat", "ex4weights.mat")
 _SHAPES = {"X": (None, 400), "y": (None,), "Theta1": (25, 401), "Theta2": (10, 26)}
 
 
-def _files(path: str | os.PathLike[str] | None) -> list[Path]:
+def _files(path: str | os.PathLike[str] | None, download: bool | None) -> list[Path]:
     if path is None:
-        from anynet.datasets.idx import data_dir
+        from anynet.datasets.download import fetch
 
-        path = data_dir() / "ex4"
+        weights = fetch("ex4/ex4weights.mat", download=download)  # verified, downloaded if need be
+        course = weights.parent / "ex4data1.mat"  # not downloadable: no published checksum
+        return [course, weights] if course.is_file() else [weights]
     p = Path(path)
     if p.is_file():
         return [p]
@@ -38,8 +40,13 @@ def _files(path: str | os.PathLike[str] | None) -> list[Path]:
                      f"(default: $ANYNET_DATA/ex4).")
 
 
-def load_ex4(path: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:
+def load_ex4(path: str | os.PathLike[str] | None = None, *, download: bool | None = None) -> dict[str, np.ndarray]:
     """Return the arrays of ex4's .mat file(s) at ``path`` (a file or a folder holding them).
+
+    Without ``path``: ``ex4weights.mat`` from ``<data root>/ex4``, SHA-256 verified and
+    downloaded when missing (unless ``download=False`` / ``ANYNET_OFFLINE=1``), and
+    ``ex4data1.mat`` when it lies beside it (it is not downloadable: there is no published
+    checksum to verify it against).
 
     Keys are those present among ``X`` (m x 400 float64), ``y`` (m,) int64 labels 1..10,
     ``Theta1`` (25 x 401) and ``Theta2`` (10 x 26). Raises InputError naming the file for
@@ -48,7 +55,7 @@ def load_ex4(path: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray
     from scipy.io import loadmat
 
     out: dict[str, np.ndarray] = {}
-    for f in _files(path):
+    for f in _files(path, download):
         try:
             mat = loadmat(f)
         except Exception as exc:  # scipy raises ValueError, TypeError or its own MatReadError

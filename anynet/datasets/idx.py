@@ -8,6 +8,11 @@ values in C order. The magic is ``0x00 0x00 <type> <ndim>``; MNIST uses type ``0
 Every problem with a file (missing, truncated, corrupt gzip stream, wrong magic, a
 payload that does not match the header) raises :class:`anynet.errors.InputError` naming
 the file and the problem.
+
+Where the loaders look: a ``path`` you pass is your own folder, read as it is and never
+written to. Without ``path`` the files live under the data root (:func:`data_dir`), where
+each is checked against its SHA-256 before it is read and downloaded when it is missing or
+damaged (see :mod:`anynet.datasets.download`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import gzip
 import math
 import os
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Union
 
@@ -23,16 +29,17 @@ import numpy as np
 
 from anynet.errors import InputError
 
-__all__ = ["read_idx", "load_mnist", "load_fashion_mnist", "data_dir", "ENV_VAR", "DEFAULT_DATA_DIR"]
+__all__ = ["read_idx", "load_mnist", "load_fashion_mnist", "data_dir", "default_data_dir", "ENV_VAR", "DEFAULT_DATA_DIR"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+Mirrors = Union[str, Sequence[str], None]
 #: ``((x_train, y_train), (x_test, y_test))``, as Keras' ``load_data()`` returns them.
 Split = tuple[np.ndarray, np.ndarray]
 Splits = tuple[Split, Split]
 
 #: The environment variable naming the data root (the folder that holds ``mnist/`` ...).
 ENV_VAR = "ANYNET_DATA"
-#: The data root used when ``ANYNET_DATA`` is not set.
+#: The data root used when ``ANYNET_DATA`` is not set and pooch is missing, or when it exists.
 DEFAULT_DATA_DIR = Path("~/.anynet/data")
 
 #: IDX type codes; only unsigned bytes (the MNIST family) are read.
@@ -122,15 +129,29 @@ def read_idx(path: PathLike) -> np.ndarray:
 # -- where the data lives ----------------------------------------------------------------------
 
 def data_dir(path: PathLike | None = None) -> Path:
-    """Return the data root: ``path`` if given, else ``$ANYNET_DATA``, else ``~/.anynet/data``.
+    """Return the data root: ``path`` if given, else ``$ANYNET_DATA``, else the default root.
 
-    The root holds one folder per data set (``mnist/``, ``fashion-mnist/``). The folder need
-    not exist; the loaders say what is missing.
+    The default root is ``~/.anynet/data`` when that folder exists (where earlier versions
+    told you to put the files) or pooch is not installed, else pooch's platform cache
+    folder (``~/.cache/anynet`` on Linux). The root holds one folder per data set
+    (``mnist/``, ``fashion-mnist/``, ``ex4/``, ``keras/``); it need not exist yet.
     """
     if path is not None:
         return Path(os.fspath(path)).expanduser()
     env = os.environ.get(ENV_VAR)
-    return Path(env).expanduser() if env else DEFAULT_DATA_DIR.expanduser()
+    return Path(env).expanduser() if env else default_data_dir()
+
+
+def default_data_dir() -> Path:
+    """Return the data root used when ``ANYNET_DATA`` is not set (see :func:`data_dir`)."""
+    legacy = DEFAULT_DATA_DIR.expanduser()
+    if legacy.is_dir():
+        return legacy
+    try:
+        import pooch
+    except ImportError:
+        return legacy
+    return Path(pooch.os_cache("anynet"))
 
 
 def _has_all(folder: Path) -> bool:
@@ -159,11 +180,23 @@ def _find_folder(subdir: str, path: PathLike | None) -> Path:
     raise InputError(
         f"{subdir} file {missing[0]!r} is missing" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
         + f": looked in {looked}, from {origin}. Put the four files {sorted(MNIST_FILES.values())} in "
-        f"<root>/{subdir}/ and set {ENV_VAR}=<root> (or pass path=). Downloading is not supported yet.")
+        f"<root>/{subdir}/ and set {ENV_VAR}=<root> (or pass path=); a folder you pass is read as it is, "
+        f"without downloading (leave path unset, or pass download=True, to download).")
 
 
-def _load(subdir: str, path: PathLike | None) -> Splits:
-    folder = _find_folder(subdir, path)
+def _folder(subdir: str, path: PathLike | None, download: bool | None, mirrors: Mirrors) -> Path:
+    """Return the folder with the four verified files: your folder as it is, or the data root's."""
+    if path is not None and not download:
+        return _find_folder(subdir, path)
+    from anynet.datasets.download import fetch
+
+    for name in MNIST_FILES.values():
+        f = fetch(f"{subdir}/{name}", path, download=download, mirrors=mirrors)
+    return f.parent
+
+
+def _load(subdir: str, path: PathLike | None, download: bool | None = None, mirrors: Mirrors = None) -> Splits:
+    folder = _folder(subdir, path, download, mirrors)
     arrays = {k: read_idx(folder / f) for k, f in MNIST_FILES.items()}
     for split in ("train", "test"):
         x, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]
@@ -179,27 +212,30 @@ def _load(subdir: str, path: PathLike | None) -> Splits:
     return ((arrays["train_images"], arrays["train_labels"]), (arrays["test_images"], arrays["test_labels"]))
 
 
-def load_mnist(path: PathLike | None = None) -> Splits:
+def load_mnist(path: PathLike | None = None, *, download: bool | None = None, mirrors: Mirrors = None) -> Splits:
     """Load MNIST as Keras does: ``((x_train, y_train), (x_test, y_test))``.
 
     ``x_train`` is uint8 of shape (60000, 28, 28) with values 0..255, ``y_train`` uint8 of
     shape (60000,) with digits 0..9; the test arrays have 10000 samples.
 
-    ``path`` is a folder holding the four ``*-ubyte.gz`` files, or a folder with an
-    ``mnist/`` subfolder holding them; by default ``$ANYNET_DATA/mnist``. Missing or
-    damaged files raise :class:`anynet.errors.InputError` saying which and where.
+    ``path`` is your folder holding the four ``*-ubyte.gz`` files, or a folder with an
+    ``mnist/`` subfolder holding them, read as it is. By default the files come from
+    ``<data root>/mnist`` (``$ANYNET_DATA``, else the cache folder), SHA-256 verified and
+    downloaded when missing or damaged (``download=False`` or ``ANYNET_OFFLINE=1``: never;
+    ``download=True``: also into ``path``). Missing or damaged files raise
+    :class:`anynet.errors.InputError` saying which, where, and the checksum expected.
     """
-    return _load("mnist", path)
+    return _load("mnist", path, download, mirrors)
 
 
-def load_fashion_mnist(path: PathLike | None = None) -> Splits:
+def load_fashion_mnist(path: PathLike | None = None, *, download: bool | None = None, mirrors: Mirrors = None) -> Splits:
     """Load Fashion-MNIST as Keras does: ``((x_train, y_train), (x_test, y_test))``.
 
     ``x_train`` is uint8 of shape (60000, 28, 28), ``y_train`` uint8 of shape (60000,) with
     classes 0..9 (T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag,
     Ankle boot); the test arrays have 10000 samples.
 
-    ``path`` is a folder holding the four ``*-ubyte.gz`` files, or a folder with a
-    ``fashion-mnist/`` subfolder holding them; by default ``$ANYNET_DATA/fashion-mnist``.
+    ``path``, ``download`` and ``mirrors`` work as for :func:`load_mnist`; the data root's
+    folder is ``fashion-mnist/``.
     """
-    return _load("fashion-mnist", path)
+    return _load("fashion-mnist", path, download, mirrors)
