@@ -25,17 +25,18 @@ Run: ``python examples/ex4_scipy.py [--backend numpy|cupy|torch|array_api_strict
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import anynet as an
+from anynet.datasets import data_dir, fetch
 from anynet.datasets.ex4 import ex4_from_mnist, load_ex4
 from anynet.optimize import minimize
 from anynet.params import from_thetas
+from anynet.plot import hidden_units
+from anynet.reports import classification_report
 
 L = an.layers
 
@@ -78,42 +79,10 @@ def course_small_check(backend: str | None, device: Any) -> float:
     return an.gradcheck(model, X, one_hot_1_to_10(y, 3), epsilon=1e-4).rel_diff
 
 
-def show_hidden_units(model: an.Sequential, path: str) -> None:
-    """Save the hidden layer's 25 weight vectors as a 5 x 5 grid of 20 x 20 images."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    W = model.get_weights()[0]  # (400, 25)
-    fig, axes = plt.subplots(5, 5, figsize=(6, 6))
-    for j, ax in enumerate(axes.flat):
-        ax.imshow(W[:, j].reshape(20, 20, order="F"), cmap="gray")  # column-major, as MATLAB unrolled it
-        ax.axis("off")
-    fig.suptitle("ex4: the 25 hidden units")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def report(y_true: np.ndarray, y_pred: np.ndarray) -> str:
-    """Return per-class precision/recall/F1 (scikit-learn's report where it is installed)."""
-    names = [str(d % 10) for d in range(1, 11)]
-    try:
-        from sklearn.metrics import classification_report
-
-        return classification_report(y_true, y_pred, labels=list(range(1, 11)), target_names=names, digits=3)
-    except ImportError:
-        lines = ["digit  precision  recall"]
-        for d in range(1, 11):
-            tp = np.sum((y_pred == d) & (y_true == d))
-            lines.append(f"{d % 10:>5}  {tp / max(1, np.sum(y_pred == d)):9.3f}  {tp / max(1, np.sum(y_true == d)):6.3f}")
-        return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", help="ex4data1.mat (default: $ANYNET_DATA/ex4/ex4data1.mat if present, else MNIST)")
-    ap.add_argument("--weights", help="ex4weights.mat (default: $ANYNET_DATA/ex4/ex4weights.mat)")
+    ap.add_argument("--weights", help="ex4weights.mat (default: <data root>/ex4/ex4weights.mat, downloaded if missing)")
     ap.add_argument("--mnist", help="folder with the MNIST files (default: $ANYNET_DATA/mnist)")
     ap.add_argument("--backend")
     ap.add_argument("--device")
@@ -125,10 +94,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--plot", help="save the hidden units as a PNG here")
     args = ap.parse_args(argv)
     out: dict[str, Any] = {}
-    data_root = Path(os.environ.get("ANYNET_DATA", "."))
+    course_file = data_dir() / "ex4" / "ex4data1.mat"
 
     # 1. data
-    course = args.data or (data_root / "ex4" / "ex4data1.mat" if (data_root / "ex4" / "ex4data1.mat").is_file() else None)
+    course = args.data or (course_file if course_file.is_file() else None)
     if course:
         d = load_ex4(course)
         X, y, X_test, y_test = d["X"], d["y"], None, None
@@ -142,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     Y = one_hot_1_to_10(y)
 
     # 2. the cost with the course's weights
-    thetas = load_ex4(args.weights or data_root / "ex4" / "ex4weights.mat")
+    thetas = load_ex4(args.weights or fetch("ex4/ex4weights.mat"))  # verified; downloaded if missing
     weights = from_thetas([thetas["Theta1"], thetas["Theta2"]])
     for lam in (0.0, 1.0):
         model = ex4_network(lam, m, backend=args.backend, device=args.device)
@@ -187,11 +156,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if X_test is not None:
         out["test_accuracy"] = float(np.mean(predict_labels(model, X_test) == y_test))
         print(f"   test accuracy on {len(y_test)} held-out MNIST images: {100 * out['test_accuracy']:.2f}%")
-    print(report(y, pred))
+    digits = list(range(1, 11))
+    print(classification_report(y, pred, labels=digits, target_names=[str(d % 10) for d in digits], digits=3))
 
     # 8. hidden units
     if args.plot:
-        show_hidden_units(model, args.plot)
+        hidden_units(model.get_weights()[0], args.plot, shape=(20, 20), order="F",  # MATLAB unrolls column-major
+                     title="ex4: the 25 hidden units")
         print(f"8. hidden units saved to {args.plot}")
     return out
 

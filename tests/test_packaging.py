@@ -22,6 +22,7 @@ NUMPY_ALLOWED = {
     "anynet/model.py",         # the host Generator that shuffles, get/set_weights as NumPy
     "anynet/validation.py",    # dtype kinds of host data
     "anynet/gradcheck.py",     # the float64 host copy of the gradient it compares
+    "anynet/cli.py", "anynet/plot.py", "anynet/reports.py",  # host data sets, figures and reports
     "anynet/saving.py", "anynet/tensorfile.py",  # model files: host copies of params, raw bytes
 }
 FORBIDDEN = {"cupy", "torch", "jax", "dask"}
