@@ -45,6 +45,14 @@ def _log_softmax(Z: Any, xp: Any) -> Any:
     return S - xp.log(xp.sum(xp.exp(S), axis=-1, keepdims=True))
 
 
+def _softmax_and_log(Z: Any, xp: Any) -> tuple[Any, Any]:
+    """Return softmax(Z) and log_softmax(Z) over the last axis from one shift and one exp."""
+    S = Z - xp.max(Z, axis=-1, keepdims=True)
+    E = xp.exp(S)
+    total = xp.sum(E, axis=-1, keepdims=True)
+    return E / total, S - xp.log(total)
+
+
 def _softplus(Z: Any, xp: Any) -> Any:
     return xp.maximum(Z, 0.0) + xp.log1p(xp.exp(-xp.abs(Z)))
 

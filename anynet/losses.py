@@ -18,7 +18,7 @@ from typing import Any
 
 import array_api_compat
 
-from anynet.activations import _log_softmax, _sigmoid_portable, _softmax
+from anynet.activations import _sigmoid_portable, _softmax_and_log
 from anynet.errors import InputError, InputTypeError, unknown_name
 
 __all__ = [
@@ -122,19 +122,27 @@ class MeanAbsoluteError(Loss):
         return xp.sum(xp.abs(D)) / norm, xp.sign(D) * (1.0 / norm)
 
 
-class BinaryCrossentropy(Loss):
-    """``-(t log p + (1 - t) log(1 - p))`` for independent sigmoid outputs."""
-
-    name = "binary_crossentropy"
-    fuses_with = "sigmoid"
+class _CrossEntropy(Loss):
+    """What the cross-entropies share: logits take the fused path, probabilities are clipped."""
 
     def value_and_grad(self, Y, T, xp):
         if self.from_logits:
             loss, dZ, _ = self.logits_value_and_grad(Y, T, xp)
             return loss, dZ
         eps = _eps(Y, xp)
-        P = xp.clip(Y, eps, 1.0 - eps)
-        norm = self._norm(Y)
+        return self._from_probabilities(xp.clip(Y, eps, 1.0 - eps), T, self._norm(Y), xp)
+
+    def _from_probabilities(self, P: Any, T: Any, norm: float, xp: Any) -> tuple[Any, Any]:
+        raise TypeError(f"{type(self).__name__} does not define _from_probabilities")
+
+
+class BinaryCrossentropy(_CrossEntropy):
+    """``-(t log p + (1 - t) log(1 - p))`` for independent sigmoid outputs."""
+
+    name = "binary_crossentropy"
+    fuses_with = "sigmoid"
+
+    def _from_probabilities(self, P, T, norm, xp):
         L = T * xp.log(P) + (1.0 - T) * xp.log(1.0 - P)
         return -xp.sum(L) / norm, (P - T) / (P * (1.0 - P) * norm)
 
@@ -146,7 +154,7 @@ class BinaryCrossentropy(Loss):
         return xp.sum(L) / norm, (P - T) * (1.0 / norm), P
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_CrossEntropy):
     """``-sum_k t_k log p_k`` per sample (one-hot or soft targets), mean over samples."""
 
     name = "categorical_crossentropy"
@@ -155,19 +163,13 @@ class CategoricalCrossentropy(Loss):
     def __init__(self, *, from_logits: bool = False, output_reduction: str = "sum") -> None:
         super().__init__(from_logits=from_logits, output_reduction=output_reduction)
 
-    def value_and_grad(self, Y, T, xp):
-        if self.from_logits:
-            loss, dZ, _ = self.logits_value_and_grad(Y, T, xp)
-            return loss, dZ
-        eps = _eps(Y, xp)
-        P = xp.clip(Y, eps, 1.0 - eps)
-        norm = self._norm(Y)
+    def _from_probabilities(self, P, T, norm, xp):
         return -xp.sum(T * xp.log(P)) / norm, -T / (P * norm)
 
     def logits_value_and_grad(self, Z, T, xp):
         norm = self._norm(Z)
-        P = _softmax(Z, xp)
-        loss = -xp.sum(T * _log_softmax(Z, xp)) / norm
+        P, logP = _softmax_and_log(Z, xp)
+        loss = -xp.sum(T * logP) / norm
         # d/dz of -sum t log softmax(z) is softmax(z) * sum(t) - t: p - t for one-hot rows.
         dZ = (P * xp.sum(T, axis=-1, keepdims=True) - T) * (1.0 / norm)
         return loss, dZ, P

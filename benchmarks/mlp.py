@@ -167,7 +167,7 @@ def run(repeats: int = 3, batch_size: int = 128, peak: float | None = None) -> l
         net = NumpyMLP(optimizer)
         contenders: dict[str, Callable[[], Any]] = {
             "anynet numpy": anynet_epoch(optimizer, X, y, batch_size),
-            "numpy direct": lambda: net.epoch(X, y, batch_size),
+            "numpy direct": lambda net=net: net.epoch(X, y, batch_size),
         }
         try:
             contenders["torch cpu eager"] = torch_epoch(optimizer, X, y, batch_size)

@@ -36,7 +36,7 @@ def run(repeats: int = 3) -> list[Row]:
         net = NumpyMLP("sgd")
         blas = blas_seconds(batch, steps)
         for name, fn in (("anynet numpy", anynet_epoch("sgd", X, y, batch)),
-                         ("numpy direct", lambda: net.epoch(X, y, batch))):
+                         ("numpy direct", lambda net=net, X=X, y=y, batch=batch: net.epoch(X, y, batch))):
             times = median_time(fn, repeats=repeats)
             per_step = float(np.median(times)) / steps
             rows.append(Row(f"step time, batch {batch}", name, per_step, [t / steps for t in times],

@@ -10,7 +10,6 @@ import pytest
 from scipy.io import savemat
 from scipy.special import expit
 
-import anynet as an
 from anynet.datasets.ex4 import load_ex4
 from anynet.errors import InputError
 from anynet.params import from_thetas, to_thetas

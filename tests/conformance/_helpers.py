@@ -50,3 +50,16 @@ def same_place(backend: Placement, x: Any, dtype: str | None = None) -> None:
     assert str(backend.backend.device_of(x)) == str(backend.device)
     if dtype is not None:
         assert x.dtype == getattr(backend.xp, dtype), (x.dtype, dtype)
+
+
+def same_place_0d(backend: Placement, x: Any, dtype: str) -> None:
+    """Assert x is a 0-d result of ``dtype`` on the backend's device.
+
+    NumPy reductions give NumPy scalars (np.float64), not 0-d ndarrays; array-api-compat
+    leaves that NumPy behaviour in place, so for numpy a np.generic of the dtype passes too.
+    """
+    if backend.backend.name == "numpy" and isinstance(x, np.generic):
+        assert x.dtype == np.dtype(dtype), (x.dtype, dtype)
+    else:
+        same_place(backend, x, dtype)
+    assert x.shape == ()

@@ -12,22 +12,9 @@ from anynet.errors import InputError, InputTypeError, UnknownNameError
 from anynet.gradcheck import check_gradient
 from anynet.regularizers import L1, L1L2, L2
 
-from ._helpers import GRADCHECK_MAX, assert_close, get, put, same_place
+from ._helpers import GRADCHECK_MAX, assert_close, get, put, same_place, same_place_0d
 
 N, K = 40, 5
-
-
-def same_place_0d(backend, x, dtype: str) -> None:
-    """Assert x is a 0-d result of ``dtype`` on the backend's device.
-
-    NumPy reductions give NumPy scalars (np.float64), not 0-d ndarrays; array-api-compat
-    leaves that NumPy behaviour in place, so for numpy a np.generic of the dtype passes too.
-    """
-    if backend.backend.name == "numpy" and isinstance(x, np.generic):
-        assert x.dtype == np.dtype(dtype), (x.dtype, dtype)
-    else:
-        same_place(backend, x, dtype)
-    assert x.shape == ()
 
 
 # -- metric data and references ------------------------------------------------------------

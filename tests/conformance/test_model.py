@@ -8,7 +8,7 @@ import pytest
 from scipy.special import expit
 
 import anynet as an
-from anynet.errors import DeviceMismatchError, InputError
+from anynet.errors import InputError
 from anynet.params import deserialize, serialize
 
 from ._helpers import GRADCHECK_MAX, TOL, assert_close, get, put, same_place
