@@ -1,0 +1,208 @@
+"""The ``anynet`` command.
+
+``anynet train`` trains an MLP classifier on a data set and reports its test accuracy:
+by default scikit-learn's bundled 8 x 8 digits (no network needed), a 64-64-10 network
+with ReLU hidden units and a softmax output, Adam, 30 epochs, on the best available
+backend (CuPy where a GPU is usable, else NumPy), with a progress bar and a PNG of the
+training curves. ``anynet backends`` lists the adapters, whether each is usable here,
+its version and its devices. ``python -m anynet`` is the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["main", "train", "best_backend", "DATASETS"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A classification data set for ``anynet train``: its loader and default network."""
+
+    load: Callable[[str | None], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    layers: str
+    about: str
+
+
+def _flat(x: np.ndarray, scale: float) -> np.ndarray:
+    return x.reshape(len(x), -1).astype(np.float32) / np.float32(scale)
+
+
+def _digits(data: str | None) -> tuple[np.ndarray, ...]:
+    from anynet.datasets import load_digits
+
+    (x, y), (xt, yt) = load_digits()
+    return _flat(x, 16), y.astype(np.int64), _flat(xt, 16), yt.astype(np.int64)
+
+
+def _idx_task(loader_name: str) -> Callable[[str | None], tuple[np.ndarray, ...]]:
+    def load(data: str | None) -> tuple[np.ndarray, ...]:
+        import anynet.datasets as ds
+
+        (x, y), (xt, yt) = getattr(ds, loader_name)(data)
+        return _flat(x, 255), y.astype(np.int64), _flat(xt, 255), yt.astype(np.int64)
+    return load
+
+
+def _ex4(data: str | None) -> tuple[np.ndarray, ...]:
+    from anynet.datasets import ex4_from_mnist
+
+    d = ex4_from_mnist(data)
+    # ex4 labels are 1..10 with 10 for the digit 0; the digit itself is label % 10
+    return (d["X"].astype(np.float32), d["y"] % 10, d["X_test"].astype(np.float32), d["y_test"] % 10)
+
+
+DATASETS: dict[str, Task] = {
+    "digits": Task(_digits, "64,64,10", "scikit-learn's 8x8 digits, 1437 train / 360 test, bundled (no download)"),
+    "mnist": Task(_idx_task("load_mnist"), "784,128,10", "MNIST, 60000 / 10000 28x28 digits (downloaded if missing)"),
+    "fashion-mnist": Task(_idx_task("load_fashion_mnist"), "784,128,10",
+                          "Fashion-MNIST, 60000 / 10000 28x28 clothes (downloaded if missing)"),
+    "ex4": Task(_ex4, "400,25,10", "ex4's task built from MNIST: 5000 train 20x20 digits, 10000 test"),
+}
+
+
+def best_backend() -> str:
+    """Return ``'cupy'`` when CuPy is installed and a GPU is usable, else ``'numpy'``."""
+    from anynet import backends
+
+    return "cupy" if backends.get("cupy").is_available() else "numpy"
+
+
+def _layers(spec: str, n_in: int, n_out: int, dataset: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in spec.split(",")]
+    except ValueError:
+        raise SystemExit(f"anynet train: --layers must be comma-separated integers like 64,64,10, got {spec!r}.")
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise SystemExit(f"anynet train: --layers needs the input size, any hidden sizes and the output size, "
+                         f"each >= 1, like {n_in},64,{n_out}; got {spec!r}.")
+    if sizes[0] != n_in or sizes[-1] != n_out:
+        raise SystemExit(f"anynet train: --layers {spec} does not fit {dataset}, which has {n_in} input features "
+                         f"and {n_out} classes: use {n_in},...,{n_out} (for example {n_in},64,{n_out}).")
+    return sizes
+
+
+def _device(spec: str | None) -> Any:
+    return int(spec) if spec is not None and spec.isdigit() else spec
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Run ``anynet train``; return the test accuracy, loss, seconds, History and the paths written."""
+    import anynet as an
+
+    task = DATASETS[args.dataset]
+    x, y, xt, yt = task.load(args.data)
+    if args.limit:
+        x, y = x[:args.limit], y[:args.limit]
+    n_classes = int(max(y.max(), yt.max())) + 1
+    sizes = _layers(args.layers or task.layers, x.shape[1], n_classes, args.dataset)
+    backend = args.backend or best_backend()
+    L = an.layers
+    model = an.Sequential([L.Input((sizes[0],))] + [L.Dense(h, activation=args.activation) for h in sizes[1:-1]]
+                          + [L.Dense(sizes[-1], activation="softmax")],
+                          seed=args.seed, backend=backend, device=_device(args.device))
+    optimizer = an.optimizers.get(args.optimizer)
+    if args.lr is not None:
+        optimizer = type(optimizer)(args.lr)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.build((sizes[0],))
+    print(f"anynet train: {args.dataset} ({len(x)} training / {len(xt)} test samples, {x.shape[1]} features, "
+          f"{n_classes} classes)")
+    print(f"network {'-'.join(map(str, sizes))} ({args.activation} hidden, softmax output), "
+          f"{type(optimizer).__name__} lr {optimizer.lr(0):g}, {args.epochs} epochs of batch {args.batch_size}, "
+          f"on {model.placement}, seed {args.seed}")
+    t0 = time.perf_counter()
+    history = model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size,
+                        validation_split=args.val_fraction or 0.0, verbose=1)
+    seconds = time.perf_counter() - t0
+    result = model.evaluate(xt, yt, return_dict=True)
+    correct = int(round(result["accuracy"] * len(yt)))
+    print(f"test accuracy: {100 * result['accuracy']:.2f}% ({correct}/{len(yt)}), test loss {result['loss']:.4f}; "
+          f"trained in {seconds:.1f} s")
+    out = {"test_accuracy": result["accuracy"], "test_loss": result["loss"], "seconds": seconds,
+           "history": history, "model": model}
+    if args.save:
+        if not hasattr(model, "save"):
+            raise SystemExit("anynet train: --save needs Sequential.save, which this version of anynet lacks.")
+        model.save(args.save)
+        out["saved"] = Path(args.save)
+        print(f"model saved to {args.save}")
+    if not args.no_plot:
+        out["plot"] = _plot(history, args.plot, f"{args.dataset}: {'-'.join(map(str, sizes))} network")
+    return out
+
+
+def _plot(history: Any, path: str, title: str) -> Path | None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("training curves not plotted: matplotlib is not installed (pip install 'anynet-nn[plot]')")
+        return None
+    from anynet.plot import training_curves
+
+    saved = training_curves(history, path, title=title)
+    print(f"training curves saved to {saved}")
+    return saved
+
+
+def backends_command(args: argparse.Namespace) -> int:
+    """Print one line per backend adapter: usable or why not, version, devices."""
+    from anynet import backends
+
+    for status in backends.available():
+        print(status)
+    print(f"best available: {best_backend()}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``anynet`` command."""
+    p = argparse.ArgumentParser(prog="anynet", description=__doc__.split("\n\n")[0].strip())
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,backends}")
+    t = sub.add_parser("train", help="train an MLP classifier and report its test accuracy",
+                       description="Train an MLP classifier on a data set and report its test accuracy. Data sets: "
+                       + "; ".join(f"{k}: {v.about}" for k, v in DATASETS.items()) + ".")
+    t.add_argument("--dataset", default="digits", choices=sorted(DATASETS), help="data set (default digits)")
+    t.add_argument("--layers", help="sizes from input to output, e.g. 784,128,10 (default per data set: "
+                   + ", ".join(f"{k} {v.layers}" for k, v in DATASETS.items()) + ")")
+    t.add_argument("--activation", default="relu", help="hidden activation (default relu)")
+    t.add_argument("--optimizer", default="adam", help="sgd, rmsprop, adam or adamw (default adam)")
+    t.add_argument("--lr", type=float, help="learning rate (default: the optimizer's, 0.001 for adam)")
+    t.add_argument("--epochs", type=int, default=30, help="epochs (default 30)")
+    t.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default 32)")
+    t.add_argument("--val-fraction", type=float, default=0.1,
+                   help="last fraction of the training data held out for validation curves (default 0.1; 0: none)")
+    t.add_argument("--limit", type=int, help="train on the first N training samples only")
+    t.add_argument("--backend", help="numpy, cupy, torch, array_api_strict (default: cupy if usable, else numpy)")
+    t.add_argument("--device", help="device of the backend: cpu, 0, cuda:1, device1 ...")
+    t.add_argument("--seed", type=int, default=0, help="seed of the initial weights and shuffles (default 0)")
+    t.add_argument("--data", help="folder holding the data set's files (default: the data root, $ANYNET_DATA)")
+    t.add_argument("--save", metavar="PATH", help="save the trained model here (model.save)")
+    t.add_argument("--plot", metavar="PATH", default="training.png",
+                   help="PNG of the training curves (default training.png)")
+    t.add_argument("--no-plot", action="store_true", help="do not plot the training curves")
+    sub.add_parser("backends", help="list backends: usable here or why not, versions, devices")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``anynet`` command with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    from anynet.errors import AnynetError
+
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "backends":
+            return backends_command(args)
+        train(args)
+        return 0
+    except (AnynetError, ImportError) as exc:
+        print(f"anynet {args.command}: error: {exc}", file=sys.stderr)
+        return 1
