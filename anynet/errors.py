@@ -21,6 +21,7 @@ __all__ = [
     "NotCompiledError",
     "NonFiniteLossError",
     "SaveFileError",
+    "NonFiniteOutputError",
     "did_you_mean",
 ]
 
@@ -56,6 +57,11 @@ class UnknownNameError(InputError):
 class SaveFileError(InputError):
     """A model file could not be written, or read back: missing, truncated, damaged, of a
     newer format, or not fitting the model. Nothing was loaded into any model."""
+
+
+class NonFiniteOutputError(InputError):
+    """A pass over finite inputs overflowed: ``predict`` or ``evaluate`` would have returned
+    NaN or infinity, so it raises this instead."""
 
 
 class NotCompiledError(AnynetError, RuntimeError):

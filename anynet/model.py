@@ -7,6 +7,7 @@ loop lives in :mod:`anynet.training`; this module holds the model and its passes
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import numpy as np
 
 from anynet import backends, losses, metrics as metrics_mod, optimizers
 from anynet.backend import Placement, resolve, to_placement
-from anynet.errors import InputError, InputTypeError, NotCompiledError
+from anynet.errors import InputError, InputTypeError, NonFiniteOutputError, NotCompiledError
 from anynet.layers import Context, Dense, Input, Layer
 from anynet.params import Layout, Slots
 from anynet.validation import as_data_array, check_finite, check_int, shape_of
@@ -355,6 +356,10 @@ class Sequential:
         xp, ctx = self.placement.xp, self.context()
         outs = [self._forward(self.params, data.X[a:b, ...], ctx, logits=False)[0] for a, b in self._batches(data.n, batch_size)]
         Y = outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
+        if not bool(xp.all(xp.isfinite(Y))):  # one pass and one sync: never hand back a silent NaN
+            bad = int(xp.sum(xp.astype(~xp.isfinite(Y), xp.int64)))
+            raise NonFiniteOutputError(f"predict: {bad} of the {math.prod(Y.shape)} outputs are NaN or infinite; "
+                                       f"{self._overflow_hint()}")
         src = backends.for_array(X)
         return self.placement.backend.to_numpy(Y) if src is None or src.name == "numpy" else Y
 
@@ -372,7 +377,14 @@ class Sequential:
                                                            for v in [total, *sums]]))
         out = {"loss": float(values[0]) / data.n}
         out.update({m.name: float(values[j + 1]) / counts[j] for j, m in enumerate(self.metrics)})
+        bad = {k: v for k, v in out.items() if not math.isfinite(v)}
+        if bad:
+            raise NonFiniteOutputError(f"evaluate: {bad} on {data.n} samples; {self._overflow_hint()}")
         return out
+
+    def _overflow_hint(self) -> str:
+        return (f"the computation overflowed {self.dtype} (the inputs are finite, so they or the weights are too "
+                f"large for it). Scale the inputs" + (", or use dtype='float64'." if self.dtype == "float32" else "."))
 
     def evaluate(self, X: Any, y: Any, batch_size: int | None = None, verbose: int = 0,
                  return_dict: bool = False) -> float | list[float] | dict[str, float]:

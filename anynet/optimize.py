@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import sys
 import time
 from collections import OrderedDict
@@ -32,6 +33,7 @@ import scipy.optimize
 
 from anynet.errors import InputError, InputTypeError
 from anynet.model import Data, Sequential
+from anynet.validation import check_int
 
 __all__ = ["Objective", "minimize", "GRADIENT_METHODS", "HESSP_METHODS"]
 
@@ -138,7 +140,12 @@ def scipy_blas_single_threaded() -> contextlib.AbstractContextManager[Any]:
 
 
 def _options(method: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    if options is not None and not isinstance(options, dict):
+        raise InputTypeError(f"options must be a dict such as {{'maxiter': 400}}, got {options!r}.")
     opts = dict(options or {})
+    for k in ("maxiter", "maxfun"):  # scipy's own errors for these are cryptic (or an OverflowError in C)
+        if opts.get(k) is not None and check_int(f"options[{k!r}]", opts[k], minimum=0) >= 2**31:
+            raise InputError(f"options[{k!r}] must be below 2**31, got {opts[k]!r}.")
     if method == "tnc" and "maxiter" in opts:
         maxiter = opts.pop("maxiter")
         opts.setdefault("maxfun", maxiter)
@@ -192,6 +199,10 @@ def minimize(model: Sequential, X: Any, y: Any, method: str = "L-BFGS-B", *, opt
     if key not in scipy.optimize._minimize.MINIMIZE_METHODS:
         raise InputError(f"Unknown method {method!r}; scipy.optimize.minimize knows "
                          f"{sorted(scipy.optimize._minimize.MINIMIZE_METHODS)}.")
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, numbers.Real)):
+        raise InputTypeError(f"tol must be a number >= 0 or None, got {tol!r} of type {type(tol).__name__}.")
+    if tol is not None and not tol >= 0:
+        raise InputError(f"tol must be a number >= 0 or None, got {tol!r}.")
     if bounds is not None and key not in _BOUNDED:
         raise InputError(f"method {method!r} does not take bounds; use one of {sorted(_BOUNDED)}.")
     obj = Objective(model, X, y)

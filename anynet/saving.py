@@ -112,7 +112,7 @@ def decode(spec: Any, registry: dict[str, type], kind: str) -> Any:
         config[k] = v
     try:
         obj = cls(**config)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:  # ArithmeticError: float() of a 400-digit int
         raise SaveFileError(f"Cannot rebuild {kind} {spec['class']} from {spec['config']!r}: {exc}") from None
     if isinstance(obj, metrics.Metric):
         obj.name = str(spec.get("name", obj.name))
@@ -235,7 +235,7 @@ def _doc(path: Any, meta: dict[str, str]) -> dict[str, Any]:
                             f"({_version()}) reads ({FORMAT_VERSION}); upgrade anynet to load it.")
     try:
         doc = json.loads(meta["model"])
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise SaveFileError(f"{os.fspath(path)!r} has a malformed 'model' entry ({exc}).") from None
     if not isinstance(doc, dict):
         raise SaveFileError(f"{os.fspath(path)!r} has a 'model' entry that is not a JSON object.")
@@ -260,13 +260,15 @@ def _history(spec: Any) -> History | None:
         return None
     epochs = _need(spec, "epoch", list, "training.history")
     values = _need(spec, "history", dict, "training.history")
-    ok = all(_is_int(e) for e in epochs) and all(
-        isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-        for v in values.values())
-    if not ok:
-        raise SaveFileError("training.history must hold int epochs and lists of numbers.")
     h = History()
-    h.epoch, h.history = list(epochs), {str(k): [float(x) for x in v] for k, v in values.items()}
+    try:
+        if not all(_is_int(e) for e in epochs) or not all(
+                isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+                for v in values.values()):
+            raise TypeError("not a number")
+        h.epoch, h.history = list(epochs), {k: [float(x) for x in v] for k, v in values.items()}
+    except (TypeError, ValueError, OverflowError):
+        raise SaveFileError(f"training.history must hold int epochs and lists of numbers, got {spec!r}.") from None
     return h
 
 
@@ -357,6 +359,8 @@ def _read(path: Any, backend: Any = None, device: Any = None) -> _Loaded:
         raise
     except AnynetError as exc:  # a constructor refused a value from the file
         raise SaveFileError(f"{os.fspath(path)!r}: {exc}") from None
+    except RecursionError:
+        raise SaveFileError(f"{os.fspath(path)!r}: the settings are nested too deeply to be a model.") from None
 
 
 def load(path: str | os.PathLike[str], *, backend: str | None = None, device: Any = None) -> Sequential:

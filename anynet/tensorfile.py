@@ -197,7 +197,7 @@ def _header(path: Any, f: Any, file_size: int) -> tuple[int, dict[str, Any]]:
     raw = f.read(n)
     try:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError; nesting too deep recurses
         raise _fail(path, f"has a header that is not valid JSON ({exc}){_what_it_is(head)}.") from None
     if not isinstance(header, dict):
         raise _fail(path, f"has a header that is a JSON {type(header).__name__}, not an object.")
