@@ -511,3 +511,16 @@ def test_resume_in_process_matches_and_history_is_whole(tmp_path):
     d = _model()
     hd = d.fit(X, y, epochs=2, batch_size=16, verbose=0, resume_from=tmp_path / "c.anynet")
     assert hd.epoch == [0, 1]
+
+
+def test_readme_section_runs(tmp_path, monkeypatch, capsys):
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    block = lambda heading: re.search(r"```python\n(.*?)```", text[text.index(f"## {heading}"):], re.S).group(1)  # noqa: E731
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block("Quickstart"), "README quickstart", "exec"), namespace)
+    exec(compile(block("Saving and resuming"), "README saving", "exec"), namespace)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.anynet", "ckpt.anynet", "model.anynet"]
+    assert an.load("ckpt.anynet").history.epoch == list(range(20))
