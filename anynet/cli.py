@@ -117,7 +117,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     print(f"anynet train: {args.dataset} ({len(x)} training / {len(xt)} test samples, {x.shape[1]} features, "
           f"{n_classes} classes)")
     print(f"network {'-'.join(map(str, sizes))} ({args.activation} hidden, softmax output), "
-          f"{type(optimizer).__name__} lr {optimizer.lr(0):g}, {args.epochs} epochs of batch {args.batch_size}, "
+          f"{type(optimizer).__name__} lr {optimizer.lr(0):g}, {args.epochs} epoch{'s' * (args.epochs != 1)} of batch "
+          f"{args.batch_size}, "
           f"on {model.placement}, seed {args.seed}")
     t0 = time.perf_counter()
     history = model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size,
@@ -204,5 +205,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         train(args)
         return 0
     except (AnynetError, ImportError) as exc:
-        print(f"anynet {args.command}: error: {exc}", file=sys.stderr)
+        hint = " (or train on another --dataset)" if isinstance(exc, ImportError) and args.command == "train" else ""
+        print(f"anynet {args.command}: error: {exc}{hint}", file=sys.stderr)
         return 1

@@ -1,8 +1,9 @@
 """Classification reports on the host: the confusion matrix and per-class precision/recall/F1.
 
 Both use scikit-learn where it is installed (``pip install 'anynet-nn[sklearn]'``) and a
-small NumPy version otherwise. Labels may be given as class indices of shape (n,), or as
-one-hot rows / predicted probabilities of shape (n, k), of which the argmax is taken.
+small NumPy version otherwise. Labels may be given as class indices of shape (n,), as
+one-hot rows / predicted probabilities of shape (n, k), of which the argmax is taken, or
+as a binary classifier's probabilities of shape (n,) or (n, 1), thresholded at 0.5.
 """
 
 from __future__ import annotations
@@ -18,18 +19,24 @@ __all__ = ["confusion_matrix", "classification_report", "as_labels"]
 
 
 def as_labels(y: Any) -> np.ndarray:
-    """Return class labels of shape (n,) from labels, a column of labels, or (n, k) scores (argmax)."""
+    """Return class labels of shape (n,) from labels, (n, k) scores (argmax) or binary probabilities.
+
+    A column (n, 1) counts as (n,). Floats that are not all whole numbers in (n,) or
+    (n, 1), such as a sigmoid output, are probabilities of class 1: thresholded at 0.5.
+    """
     if not isinstance(y, np.ndarray):
         from anynet.backends import for_array
 
         adapter = for_array(y)
         y = adapter.to_numpy(y) if adapter is not None else np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
-        return y[:, 0]
+        y = y[:, 0]
     if y.ndim == 2:
         return np.argmax(y, axis=1)
     if y.ndim != 1:
         raise InputError(f"expected labels of shape (n,) or scores of shape (n, k), got shape {y.shape}.")
+    if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+        return (y > 0.5).astype(np.int64)
     return y
 
 

@@ -52,6 +52,13 @@ def test_both_implementations_agree(monkeypatch):
     assert numbers(sk[0]) == numbers(mine[0])
 
 
+def test_binary_probabilities_are_thresholded():
+    probs = np.array([[0.9], [0.2], [0.51], [0.4]], dtype=np.float32)  # a sigmoid output
+    np.testing.assert_array_equal(reports.as_labels(probs), [1, 0, 1, 0])
+    np.testing.assert_array_equal(reports.confusion_matrix([1, 0, 0, 0], probs), [[2, 1], [0, 1]])
+    np.testing.assert_array_equal(reports.as_labels(np.array([[1.0], [0.0]])), [1.0, 0.0])  # labels as floats
+
+
 def test_bad_input():
     with pytest.raises(InputError, match="y_true has 10 samples but y_pred has 3"):
         reports.confusion_matrix(Y_TRUE, Y_PRED[:3])
