@@ -119,11 +119,13 @@ def decode(spec: Any, registry: dict[str, type], kind: str) -> Any:
     return obj
 
 
-def _architecture(model: Sequential, names: bool = True) -> list[dict[str, Any]]:
+def _architecture(model: Sequential, compare: bool = False) -> list[dict[str, Any]]:
+    """Return the layers as JSON data; to ``compare`` two models, without names and initializers
+    (neither changes what given weights compute)."""
     out = [encode(layer, LAYERS, "layer") for layer in model.layers]
-    if not names:
+    if compare:
         for spec in out:
-            spec["config"].pop("name", None)
+            spec["config"] = {k: v for k, v in spec["config"].items() if k != "name" and not k.endswith("_initializer")}
     return json.loads(json.dumps(out))
 
 
@@ -242,14 +244,14 @@ def _doc(path: Any, meta: dict[str, str]) -> dict[str, Any]:
     return doc
 
 
-def _tensor(tensors: dict[str, np.ndarray], name: str, size: int, dtype: str) -> np.ndarray:
+def _tensor(tensors: dict[str, np.ndarray], name: str, size: int, dtype: str, finite: bool = True) -> np.ndarray:
     a = tensors.get(name)
     if a is None:
         raise SaveFileError(f"The tensor {name!r} is missing; the file holds {sorted(tensors)}.")
     if a.shape != (size,) or a.dtype != np.dtype(dtype):
         raise SaveFileError(f"The tensor {name!r} has shape {a.shape} and dtype {a.dtype}; the architecture in "
                             f"the file needs shape ({size},) and dtype {dtype}.")
-    bad = int(np.sum(~np.isfinite(a)))
+    bad = int(np.sum(~np.isfinite(a))) if finite else 0
     if bad:
         raise SaveFileError(f"The tensor {name!r} holds {bad} NaN or infinite value(s).")
     return a
@@ -310,7 +312,8 @@ def _build(doc: dict[str, Any], tensors: dict[str, np.ndarray], placement: Any) 
                 raise SaveFileError(f"training.iterations must be an int >= 0, got {iterations!r}.")
             state = {"iterations": iterations}
             for k in model.optimizer._slots:
-                a = _tensor(tensors, f"opt/{k}", layout.size, dtype)
+                # Moments may legitimately hold inf (Adam's v after a huge gradient), so they load as saved.
+                a = _tensor(tensors, f"opt/{k}", layout.size, dtype, finite=False)
                 state[k] = placement.backend.from_numpy(a, placement.device)
                 expected.add(f"opt/{k}")
             model.opt_state = state
@@ -376,7 +379,7 @@ def load(path: str | os.PathLike[str], *, backend: str | None = None, device: An
 
 
 def _check_fits(model: Sequential, other: Sequential, path: Any) -> None:
-    mine, theirs = _architecture(model, names=False), _architecture(other, names=False)
+    mine, theirs = _architecture(model, compare=True), _architecture(other, compare=True)
     shape = model.input_shape if model.built else model._declared_input_shape()
     if mine != theirs or model.dtype != other.dtype or (shape is not None and tuple(shape) != other.input_shape):
         raise SaveFileError(

@@ -20,6 +20,11 @@ import anynet.optimize
 from anynet import tensorfile
 from anynet.errors import AnynetError, NonFiniteLossError, NonFiniteOutputError, SaveFileError
 
+# Extreme inputs overflow on purpose, and mutated files may pair from_logits with softmax.
+pytestmark = [pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore:.*from_logits=True:UserWarning")]
+
 L = an.layers
 # ANYNET_HYPOTHESIS_EXAMPLES=1000 searches harder than CI does.
 FAST = settings(max_examples=int(os.environ.get("ANYNET_HYPOTHESIS_EXAMPLES", 50)), deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
