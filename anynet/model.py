@@ -101,6 +101,8 @@ class Sequential:
         shape = tuple(input_shape) if input_shape is not None else self._declared_input_shape()
         if shape is None:
             raise InputError("The input shape is unknown: give Input(shape) or input_shape=, or call fit/predict.")
+        if any(int(d) < 1 for d in shape):
+            raise InputError(f"Each sample needs at least one value on every axis; got samples of shape {tuple(shape)}.")
         self.placement = resolve(backend=backend or self._backend_arg, device=device if device is not None
                                  else self._device_arg)
         layout, used, out = Layout(), {}, tuple(int(d) for d in shape)

@@ -72,6 +72,8 @@ CASES = [
      r"batch_size must be an int >= 1, got 32.5 of type float"),
     ("epochs str", lambda: binary().fit(X, y_bin, epochs="10", verbose=0), InputTypeError,
      r"epochs must be an int >= 0, got '10' of type str"),
+    ("zero features", lambda: binary().fit(np.zeros((20, 0)), y_bin, verbose=0), InputError,
+     r"Each sample needs at least one value on every axis; got samples of shape \(0,\)"),
     ("empty X", lambda: binary().fit(np.zeros((0, 4)), np.zeros(0), verbose=0), InputError,
      r"X is empty \(shape \(0, 4\)\)"),
     ("validation_split", lambda: binary().fit(X, y_bin, validation_split=1.5, verbose=0), InputError,
