@@ -7,9 +7,25 @@ import json
 from pathlib import Path
 
 from benchmarks import full_batch, gpu, mlp, overhead
-from benchmarks.common import fmt_table, machine, matmul_peak_gflops
+from benchmarks.common import Row, fmt_table, machine, matmul_peak_gflops
 
 SECTIONS = {"mlp": mlp, "full_batch": full_batch, "overhead": overhead, "gpu": gpu}
+BASELINES = {"MLP epoch": "numpy direct", "step time": "numpy direct", "ex4 full batch": "sklearn lbfgs",
+             "GPU MLP epoch": "torch cuda eager"}
+
+
+def markdown(info: dict, rows: list[Row]) -> str:
+    """Return the results as Markdown: the machine, then one table per benchmark."""
+    lines = ["# anynet benchmarks", "", "Written by `python -m benchmarks`; medians over repeats, "
+             "seconds per epoch (MLP), per step (step time) or per run (full batch).", "",
+             "| machine | |", "| --- | --- |", *[f"| {k} | {v} |" for k, v in info.items()], ""]
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        key = next((b for b in BASELINES if r.benchmark.startswith(b)), r.benchmark)
+        groups.setdefault(key, []).append(r)
+    for key, rs in groups.items():
+        lines += fmt_table(rs, BASELINES.get(key))
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.with_suffix(".json").write_text(json.dumps({"machine": info, "rows": [r.as_dict() for r in rows]}, indent=1))
-        print(f"wrote {out.with_suffix('.json')}")
+        out.with_suffix(".md").write_text(markdown(info, rows))
+        print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
     return 0
 
 
