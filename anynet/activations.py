@@ -12,7 +12,7 @@ from typing import Any
 
 import array_api_compat
 
-from anynet.errors import InputTypeError, unknown_name
+from anynet.errors import lookup
 
 __all__ = [
     "Activation", "get", "names",
@@ -199,7 +199,7 @@ class LogSoftmax(Activation):
 _REGISTRY: dict[str, type[Activation]] = {
     cls.name: cls for cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Softmax, LogSoftmax)
 }
-_ALIASES = {None: "linear", "identity": "linear", "logistic": "sigmoid", "leakyrelu": "leaky_relu"}
+_ALIASES: dict[str, type[Activation]] = {"identity": Linear, "logistic": Sigmoid, "leakyrelu": LeakyReLU}
 
 
 def names() -> list[str]:
@@ -212,15 +212,7 @@ def get(spec: str | Activation | None) -> Activation:
 
     Raises UnknownNameError, suggesting the closest name, for a name it does not know.
     """
-    if isinstance(spec, Activation):
-        return spec
-    if spec is not None and not isinstance(spec, str):
-        raise InputTypeError(f"An activation is a name such as 'relu' or an anynet Activation, got {spec!r}.")
-    key = _ALIASES.get(spec.lower() if isinstance(spec, str) else spec, spec)
-    key = key.lower() if isinstance(key, str) else key
-    if key not in _REGISTRY:
-        raise unknown_name("activation", spec, _REGISTRY)
-    return _REGISTRY[key]()
+    return Linear() if spec is None else lookup("activation", spec, Activation, {**_REGISTRY, **_ALIASES}, "relu")
 
 
 # -- the functional forms -------------------------------------------------------------------

@@ -8,7 +8,10 @@ its message quotes the bad value and what was expected.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 __all__ = [
     "AnynetError",
@@ -23,6 +26,7 @@ __all__ = [
     "SaveFileError",
     "NonFiniteOutputError",
     "did_you_mean",
+    "lookup",
 ]
 
 
@@ -94,3 +98,20 @@ def unknown_name(kind: str, name: object, choices: Iterable[str]) -> UnknownName
         f"Unknown {kind} {name!r}.{did_you_mean(name, choices)} "
         f"Known {plural}: {', '.join(choices)}."
     )
+
+
+def lookup(kind: str, spec: Any, cls: type[T], names: Mapping[str, Callable[[], T]], example: str) -> T:
+    """Return ``spec`` if it is a ``cls``, else a new ``names[spec.lower()]()``.
+
+    Raises InputTypeError for anything but a ``cls`` or a string, and UnknownNameError
+    (suggesting the closest name) for a string that is not in ``names``.
+    """
+    if isinstance(spec, cls):
+        return spec
+    if not isinstance(spec, str):
+        article = "An" if kind[0] in "aeiou" else "A"
+        raise InputTypeError(f"{article} {kind} is a name such as {example!r} or an anynet {cls.__name__}, got {spec!r}.")
+    key = spec.lower()
+    if key not in names:
+        raise unknown_name(kind, spec, names)
+    return names[key]()

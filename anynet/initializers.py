@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from anynet.errors import InputError, InputTypeError, unknown_name
+from anynet.errors import InputError, lookup
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "StandardNormal",
@@ -151,11 +151,4 @@ _NAMES: dict[str, Any] = {
 
 def get(spec: str | Initializer) -> Initializer:
     """Return the initializer for a name ("he_normal", "ex4", ...) or an Initializer."""
-    if isinstance(spec, Initializer):
-        return spec
-    if not isinstance(spec, str):
-        raise InputTypeError(f"An initializer is a name such as 'glorot_uniform' or an Initializer, got {spec!r}.")
-    key = spec.lower()
-    if key not in _NAMES:
-        raise unknown_name("initializer", spec, _NAMES)
-    return _NAMES[key]()
+    return lookup("initializer", spec, Initializer, _NAMES, "glorot_uniform")

@@ -19,7 +19,7 @@ from typing import Any
 import array_api_compat
 
 from anynet.activations import _sigmoid_portable, _softmax_and_log
-from anynet.errors import InputError, InputTypeError, unknown_name
+from anynet.errors import InputError, lookup
 
 __all__ = [
     "Loss", "MeanSquaredError", "MeanAbsoluteError", "Quadratic", "BinaryCrossentropy",
@@ -201,10 +201,4 @@ _NAMES: dict[str, type[Loss]] = {
 
 def get(spec: str | Loss) -> Loss:
     """Return the Loss for a name ("binary_crossentropy", "mse", ...) or a Loss."""
-    if isinstance(spec, Loss):
-        return spec
-    if not isinstance(spec, str):
-        raise InputTypeError(f"A loss is a name such as 'mse' or an anynet Loss, got {spec!r}.")
-    if spec.lower() not in _NAMES:
-        raise unknown_name("loss", spec, _NAMES)
-    return _NAMES[spec.lower()]()
+    return lookup("loss", spec, Loss, _NAMES, "mse")

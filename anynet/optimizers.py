@@ -16,7 +16,7 @@ import math
 import numbers
 from typing import Any
 
-from anynet.errors import InputError, InputTypeError, unknown_name
+from anynet.errors import InputError, InputTypeError, lookup
 from anynet.validation import check_int
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Schedule", "ExponentialDecay", "StepDecay", "get"]
@@ -238,10 +238,4 @@ _NAMES: dict[str, type[Optimizer]] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Ad
 
 def get(spec: str | Optimizer) -> Optimizer:
     """Return the Optimizer for a name ("sgd", "rmsprop", "adam", "adamw") or an Optimizer."""
-    if isinstance(spec, Optimizer):
-        return spec
-    if not isinstance(spec, str):
-        raise InputTypeError(f"An optimizer is a name such as 'adam' or an anynet Optimizer, got {spec!r}.")
-    if spec.lower() not in _NAMES:
-        raise unknown_name("optimizer", spec, _NAMES)
-    return _NAMES[spec.lower()]()
+    return lookup("optimizer", spec, Optimizer, _NAMES, "adam")

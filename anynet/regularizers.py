@@ -10,7 +10,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from anynet.errors import InputError, InputTypeError, unknown_name
+from anynet.errors import InputError, InputTypeError, lookup
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "get"]
 
@@ -81,13 +81,9 @@ class L1L2(Regularizer):
     """``l1 * sum(|W|) + l2 * sum(W**2)``."""
 
 
+_NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+
+
 def get(spec: str | Regularizer | None) -> Regularizer | None:
     """Return the regularizer for None, a name ("l1", "l2", "l1_l2") or a Regularizer."""
-    if spec is None or isinstance(spec, Regularizer):
-        return spec
-    names = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
-    if not isinstance(spec, str):
-        raise InputTypeError(f"A regularizer is None, a name such as 'l2' or a Regularizer, got {spec!r}.")
-    if spec.lower() not in names:
-        raise unknown_name("regularizer", spec, names)
-    return names[spec.lower()]()
+    return None if spec is None else lookup("regularizer", spec, Regularizer, _NAMES, "l2")
