@@ -129,6 +129,22 @@ def test_unverified_pickles_are_refused_before_reading(tmp_path):
     assert not marker.exists()
 
 
+def test_a_vouched_for_pickle_still_cannot_run_code(tmp_path):
+    """Even with the caller's own sha256, only NumPy's array globals are unpickled."""
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    f = tmp_path / "imdb.npz"
+    np.savez(f, x_train=_objects([[1]]), y_train=np.zeros(1), x_test=np.array([Payload()], dtype=object),
+             y_test=np.zeros(1))
+    with pytest.raises(InputError, match=r"refused to load pathlib.*Path.touch: only NumPy object arrays are read"):
+        ds.load_imdb(f, sha256=sha(f))
+    assert not marker.exists()
+
+
 def test_npz_with_wrong_keys_or_not_npz(tmp_path):
     f = tmp_path / "imdb.npz"
     np.savez(f, a=np.zeros(2))

@@ -13,21 +13,25 @@ Shuffles and index conventions are Keras' (``seed=113``, ``start_char=1``, ``oov
 
 **Pickles.** Keras stores the IMDB and Reuters sequences as NumPy object arrays, which
 ``np.load`` can only read by unpickling, and unpickling a file can run arbitrary code.
-anynet therefore unpickles a file only after its SHA-256 matched Keras' published hash
-(or a ``sha256=`` you pass for a file you trust): a checked file is the file Keras ships,
-not whatever happens to lie at that path. Anything else is refused before it is opened.
-The Boston file holds plain arrays and is read with ``allow_pickle=False``.
+anynet reads such a file only after its SHA-256 matched Keras' published hash (or a
+``sha256=`` you pass for a file you trust), and even then through a restricted unpickler
+that knows only the three names NumPy needs to rebuild an object array (``_reconstruct``,
+``ndarray``, ``dtype``): a pickle that names anything else is refused, not run. The
+Boston file holds plain arrays and is read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
+from numpy.lib import format as npy
 
 from anynet.datasets.download import REGISTRY, fetch, is_verified, sha256_of
 from anynet.errors import InputError
@@ -70,20 +74,50 @@ def _load_pickled_npz(key: str, path: PathLike | None, sha256: str | None, downl
             f"Refusing to read {str(f)!r}: its sha256 is {sha256_of(f)}, not {want} ({whose}). Its arrays are "
             f"pickled and unpickling an unverified file can run arbitrary code. If you trust this file, pass "
             f"sha256={sha256_of(f)!r} (--sha256 in the examples); else delete it and let anynet download Keras' copy.")
-    return _read_npz(f, keys, allow_pickle=True)  # safe: the bytes are the ones vouched for above
+    return _read_npz(f, keys, allow_pickle=True)
+
+
+class _ObjectArrayUnpickler(pickle.Unpickler):
+    """Unpickles a NumPy object array and nothing else: any other global is refused."""
+
+    _ALLOWED = {"_reconstruct": ("numpy._core.multiarray", "numpy.core.multiarray"),
+                "ndarray": ("numpy",), "dtype": ("numpy",)}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in self._ALLOWED.get(name, ()):
+            return np._core.multiarray._reconstruct if name == "_reconstruct" else getattr(np, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}: only NumPy object arrays are read")
+
+
+def _read_member(z: zipfile.ZipFile, key: str, allow_pickle: bool) -> np.ndarray:
+    with z.open(f"{key}.npy") as fp:
+        version = npy.read_magic(fp)
+        shape, fortran, dtype = (npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0)(fp)
+        if not dtype.hasobject:
+            data = np.frombuffer(fp.read(), dtype=dtype)
+            return data.reshape(shape, order="F" if fortran else "C")
+        if not allow_pickle:
+            raise ValueError(f"{key} is an object array, which this file must not hold")
+        array = _ObjectArrayUnpickler(fp).load()
+        if not isinstance(array, np.ndarray):
+            raise ValueError(f"{key} is not an array")
+        return array
 
 
 def _read_npz(f: Path, keys: Sequence[str], *, allow_pickle: bool) -> dict[str, np.ndarray]:
+    """Return the arrays ``keys`` of the .npz ``f``; object arrays only with ``allow_pickle``, and
+    then through :class:`_ObjectArrayUnpickler`."""
     try:
-        with np.load(f, allow_pickle=allow_pickle) as z:
-            missing = [k for k in keys if k not in z.files]
+        with zipfile.ZipFile(f) as z:
+            files = sorted(n[:-4] for n in z.namelist() if n.endswith(".npy"))
+            missing = [k for k in keys if k not in files]
             if missing:
-                raise InputError(f"{str(f)!r} holds arrays {sorted(z.files)}; Keras' layout needs {list(keys)} "
+                raise InputError(f"{str(f)!r} holds arrays {files}; Keras' layout needs {list(keys)} "
                                  f"(missing {missing}).")
-            return {k: z[k] for k in keys}
+            return {k: _read_member(z, k, allow_pickle) for k in keys}
     except InputError:
         raise
-    except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError: not a readable .npz
+    except Exception as exc:  # BadZipFile, ValueError, UnpicklingError, OSError: not a readable .npz
         raise InputError(f"{str(f)!r} could not be read as a .npz file: {exc}") from None
 
 
