@@ -3,14 +3,14 @@ the ex4 loader and backend selection. Each case checks the error type and the me
 
 from __future__ import annotations
 
-import json
 import pickle
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from scipy.io import savemat
+
+from model_files import rewrite
 
 import anynet as an
 import anynet.optimize
@@ -45,20 +45,6 @@ class Custom(L.Layer):
     kind = "custom"
 
 
-def _edit(src: Path, dst: Path, doc=None, tensors=None, meta=None) -> Path:
-    t, m = tensorfile.read(src)
-    d = json.loads(m["model"])
-    if doc:
-        doc(d)
-    m["model"] = json.dumps(d)
-    if meta:
-        meta(m)
-    if tensors:
-        tensors(t)
-    tensorfile.write(dst, t, m)
-    return dst
-
-
 @pytest.fixture(scope="module")
 def f(tmp_path_factory) -> SimpleNamespace:
     """Good and bad files, made once."""
@@ -76,16 +62,16 @@ def f(tmp_path_factory) -> SimpleNamespace:
     uncompiled = binary(compiled=False).build((4,))
     uncompiled.save(d / "uncompiled.anynet")
     ns = SimpleNamespace(dir=d, **{p.stem: p for p in d.iterdir()})
-    ns.newer = _edit(good, d / "newer.anynet", meta=lambda mt: mt.update(format_version="2"))
-    ns.conv = _edit(good, d / "conv.anynet", doc=lambda dc: dc["model"]["layers"][0].update({"class": "Conv2D"}))
-    ns.adan = _edit(good, d / "adan.anynet", doc=lambda dc: dc["compile"]["optimizer"].update({"class": "Adan"}))
-    ns.units0 = _edit(good, d / "units0.anynet", doc=lambda dc: dc["model"]["layers"][0]["config"].update(units=0))
-    ns.noparams = _edit(good, d / "noparams.anynet", tensors=lambda t: t.pop("params"))
-    ns.extra = _edit(good, d / "extra.anynet", tensors=lambda t: t.update(extra=np.zeros(2)))
-    ns.short = _edit(good, d / "short.anynet", tensors=lambda t: t.update(params=t["params"][:-1]))
-    ns.f64 = _edit(good, d / "f64.anynet", tensors=lambda t: t.update(params=t["params"].astype("float64")))
-    ns.nan = _edit(good, d / "nan.anynet", tensors=lambda t: t["params"].__setitem__(0, np.nan))
-    ns.layers = _edit(good, d / "layers.anynet", doc=lambda dc: dc["model"]["layers"][1]["config"].update(units=2))
+    ns.newer = rewrite(good, d / "newer.anynet", meta=lambda mt: mt.update(format_version="2"))
+    ns.conv = rewrite(good, d / "conv.anynet", doc=lambda dc: dc["model"]["layers"][0].update({"class": "Conv2D"}))
+    ns.adan = rewrite(good, d / "adan.anynet", doc=lambda dc: dc["compile"]["optimizer"].update({"class": "Adan"}))
+    ns.units0 = rewrite(good, d / "units0.anynet", doc=lambda dc: dc["model"]["layers"][0]["config"].update(units=0))
+    ns.noparams = rewrite(good, d / "noparams.anynet", tensors=lambda t: t.pop("params"))
+    ns.extra = rewrite(good, d / "extra.anynet", tensors=lambda t: t.update(extra=np.zeros(2)))
+    ns.short = rewrite(good, d / "short.anynet", tensors=lambda t: t.update(params=t["params"][:-1]))
+    ns.f64 = rewrite(good, d / "f64.anynet", tensors=lambda t: t.update(params=t["params"].astype("float64")))
+    ns.nan = rewrite(good, d / "nan.anynet", tensors=lambda t: t["params"].__setitem__(0, np.nan))
+    ns.layers = rewrite(good, d / "layers.anynet", doc=lambda dc: dc["model"]["layers"][1]["config"].update(units=2))
     savemat(d / "notes.mat", {"notes": np.zeros(3)})
     savemat(d / "narrow.mat", {"X": np.zeros((5, 399)), "y": np.ones(5)})
     savemat(d / "labels.mat", {"X": np.zeros((5, 400)), "y": np.arange(5)})

@@ -109,8 +109,8 @@ def test_imdb_maxlen_and_no_oov(imdb_file):
     assert len(x) < 400
 
 
-def test_unverified_pickles_are_refused_before_reading(tmp_path):
-    """A file whose hash nobody vouched for is never unpickled: the payload here would create a file."""
+def _hostile_imdb(tmp_path: Path) -> tuple[Path, Path]:
+    """Return (an imdb.npz whose x_test, when unpickled, creates a marker file, that marker)."""
     marker = tmp_path / "pwned"
 
     class Payload:
@@ -120,6 +120,12 @@ def test_unverified_pickles_are_refused_before_reading(tmp_path):
     f = tmp_path / "imdb.npz"
     np.savez(f, x_train=_objects([[1]]), y_train=np.zeros(1), x_test=np.array([Payload()], dtype=object),
              y_test=np.zeros(1))
+    return f, marker
+
+
+def test_unverified_pickles_are_refused_before_reading(tmp_path):
+    """A file whose hash nobody vouched for is never unpickled: the payload here would create a file."""
+    f, marker = _hostile_imdb(tmp_path)
     with pytest.raises(InputError) as e:
         ds.load_imdb(f)
     msg = str(e.value)
@@ -131,15 +137,7 @@ def test_unverified_pickles_are_refused_before_reading(tmp_path):
 
 def test_a_vouched_for_pickle_still_cannot_run_code(tmp_path):
     """Even with the caller's own sha256, only NumPy's array globals are unpickled."""
-    marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (Path.touch, (marker,))
-
-    f = tmp_path / "imdb.npz"
-    np.savez(f, x_train=_objects([[1]]), y_train=np.zeros(1), x_test=np.array([Payload()], dtype=object),
-             y_test=np.zeros(1))
+    f, marker = _hostile_imdb(tmp_path)
     with pytest.raises(InputError, match=r"refused to load pathlib.*Path.touch: only NumPy object arrays are read"):
         ds.load_imdb(f, sha256=sha(f))
     assert not marker.exists()

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model_files import rewrite
+
 import anynet as an
 from anynet import tensorfile
 from anynet.errors import SaveFileError
@@ -294,20 +296,6 @@ def test_pickle_payloads_are_refused_without_running_them(tmp_path):
     assert not marker.exists()
 
 
-def _rewrite(path, out, edit=None, tensors_edit=None, meta_edit=None):
-    tensors, meta = tensorfile.read(path)
-    doc = json.loads(meta["model"])
-    if edit:
-        edit(doc)
-    meta["model"] = json.dumps(doc)
-    if meta_edit:
-        meta_edit(meta)
-    if tensors_edit:
-        tensors_edit(tensors)
-    tensorfile.write(out, tensors, meta)
-    return out
-
-
 def test_names_in_the_file_are_looked_up_never_imported(tmp_path):
     m = _model()
     m.fit(*_data(), epochs=1, verbose=0)
@@ -318,7 +306,7 @@ def test_names_in_the_file_are_looked_up_never_imported(tmp_path):
                          (lambda d: d["compile"]["optimizer"], "Optimizer")]:
         def edit(doc, where=where, value=value):
             where(doc)["class"] = value
-        _rewrite(tmp_path / "m.anynet", tmp_path / "x.anynet", edit)
+        rewrite(tmp_path / "m.anynet", tmp_path / "x.anynet", edit)
         with pytest.raises(SaveFileError, match=rf"Unknown \w+ '{value}' in the file; this anynet knows"):
             an.load(tmp_path / "x.anynet")
 
@@ -328,8 +316,8 @@ def test_nothing_is_loaded_into_a_model_from_a_bad_file(tmp_path):
     src = _model()
     src.fit(X, y, epochs=2, verbose=0)
     src.save(tmp_path / "good.anynet")
-    bad = _rewrite(tmp_path / "good.anynet", tmp_path / "bad.anynet",
-                   tensors_edit=lambda t: t.update({"opt/v": t["opt/v"][:-1]}))
+    bad = rewrite(tmp_path / "good.anynet", tmp_path / "bad.anynet",
+                  tensors=lambda t: t.update({"opt/v": t["opt/v"][:-1]}))
     m = _model(seed=3)
     m.fit(X, y, epochs=1, verbose=0)
     copy = lambda state: {k: np.array(v, copy=True) for k, v in state.items()}  # noqa: E731
