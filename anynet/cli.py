@@ -80,7 +80,7 @@ def _layers(spec: str, n_in: int, n_out: int, dataset: str) -> list[int]:
     try:
         sizes = [int(s) for s in spec.split(",")]
     except ValueError:
-        raise SystemExit(f"anynet train: --layers must be comma-separated integers like 64,64,10, got {spec!r}.")
+        raise SystemExit(f"anynet train: --layers must be comma-separated integers like 64,64,10, got {spec!r}.") from None
     if len(sizes) < 2 or min(sizes) < 1:
         raise SystemExit(f"anynet train: --layers needs the input size, any hidden sizes and the output size, "
                          f"each >= 1, like {n_in},64,{n_out}; got {spec!r}.")
