@@ -51,7 +51,11 @@ def device_label(adapter, device) -> str:
     """Return the short device name used in test ids and reports ('cpu', 'device1', 'cuda:0')."""
     text = str(device)
     m = re.search(r"Device\('([^']*)'\)", text)
-    return m.group(1) if m else text
+    if m:  # array_api_strict.Device('device1') -> device1
+        return m.group(1)
+    if type(device).__module__.startswith("cupy"):  # <CUDA Device 0> -> cuda:0
+        return f"cuda:{device.id}"
+    return text
 
 
 class Unavailable:
