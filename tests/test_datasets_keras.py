@@ -279,11 +279,3 @@ def test_examples_say_what_is_missing(name, file, tmp_path, monkeypatch):
         load_example(name).main([])
     msg = str(e.value.code)
     assert file in msg and dl.REGISTRY[file].sha256 in msg and str(tmp_path / file) in msg and "by hand" in msg
-
-
-def test_examples_have_the_common_interface():
-    for name in ("imdb_binary", "reuters_multiclass", "boston_kfold"):
-        module = load_example(name)
-        assert module.__doc__ and "Expected" in module.__doc__, name
-        args = module.parse_args(["--backend", "torch", "--device", "cpu", "--seed", "3", "--data", "/x"])
-        assert (args.backend, args.device, args.seed, args.data) == ("torch", "cpu", 3, "/x"), name

@@ -124,7 +124,7 @@ def test_nielsen_prints_epoch_counts(data_dir, capsys):
 
 
 def test_examples_have_the_common_interface():
-    for name in ("xor_numpy", "mnist_mlp", "nielsen_sgd"):
+    for name in ("xor_numpy", "mnist_mlp", "nielsen_sgd", "imdb_binary", "reuters_multiclass", "boston_kfold"):
         module = load_example(name)
         assert module.__doc__ and "Expected" in module.__doc__, name
         args = module.parse_args(["--backend", "torch", "--device", "cpu", "--seed", "3", "--data", "/x"])

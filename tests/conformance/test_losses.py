@@ -19,6 +19,18 @@ from ._helpers import GRADCHECK_MAX, assert_close, get, put, same_place, same_pl
 N, K = 6, 4
 
 
+def _assert_gradient_checks(backend, loss, y: np.ndarray, T, cid) -> None:
+    """Assert the loss's gradient wrt its input y agrees with central differences (float64)."""
+    xp = backend.xp
+
+    def fun_and_grad(theta):
+        value, dY = loss.value_and_grad(xp.reshape(theta, y.shape), T, xp)
+        return value, xp.reshape(dY, (-1,))
+
+    res = check_gradient(fun_and_grad, put(backend, y.reshape(-1)), to_numpy=backend.backend.to_numpy)
+    assert res.rel_diff < GRADCHECK_MAX, (cid, res.rel_diff)
+
+
 # -- the NumPy float64 references -----------------------------------------------------------
 
 def _elementwise(kind: str, y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,19 +163,13 @@ def test_value_and_grad_match_reference(backend, dtype, cid, make, kind, reducti
 @pytest.mark.parametrize("cid, make, kind, reduction", CASES, ids=CASE_IDS)
 def test_gradient_check(backend, cid, make, kind, reduction):
     """dY is the central-difference gradient of the value wrt Y (float64)."""
-    xp = backend.xp
     loss = make()
     y, raw_t, _ = _case_data(kind, seed=10)
     if kind in ("bce", "cce", "scce"):
         y = _probs(seed=11, low=0.3, high=0.7)  # well inside the clip bounds
     T = _prepare(backend, loss, raw_t, "float64")
 
-    def fun_and_grad(theta):
-        value, dY = loss.value_and_grad(xp.reshape(theta, y.shape), T, xp)
-        return value, xp.reshape(dY, (-1,))
-
-    res = check_gradient(fun_and_grad, put(backend, y.reshape(-1)), to_numpy=backend.backend.to_numpy)
-    assert res.rel_diff < GRADCHECK_MAX, (cid, res.rel_diff)
+    _assert_gradient_checks(backend, loss, y, T, cid)
 
 
 def test_loss_call_matches_value(backend, dtype):
@@ -340,17 +346,11 @@ def test_logits_path_is_finite_for_huge_logits(backend, dtype, cid, make, reduct
 @pytest.mark.parametrize("cid, make, reduction", LOGIT_CASES, ids=LOGIT_IDS)
 def test_logits_gradient_check(backend, cid, make, reduction):
     """dZ of the from-logits loss is the central-difference gradient wrt Z (float64)."""
-    xp = backend.xp
     loss = make(from_logits=True)
     z, raw_t, _ = _logit_data(cid, seed=43, scale=1.5)
     T = _prepare(backend, loss, raw_t, "float64")
 
-    def fun_and_grad(theta):
-        value, dZ = loss.value_and_grad(xp.reshape(theta, z.shape), T, xp)
-        return value, xp.reshape(dZ, (-1,))
-
-    res = check_gradient(fun_and_grad, put(backend, z.reshape(-1)), to_numpy=backend.backend.to_numpy)
-    assert res.rel_diff < GRADCHECK_MAX, (cid, res.rel_diff)
+    _assert_gradient_checks(backend, loss, z, T, cid)
 
 
 def test_cce_logits_with_soft_targets(backend):
