@@ -67,7 +67,8 @@ class CupyRNG:
 class CupyBackend(Backend):
     name = "cupy"
     library = "cupy"
-    install_hint = f"pip install '{DIST}[cupy]' (needs an NVIDIA GPU with a CUDA 12 driver)"
+    install_hint = (f"pip install '{DIST}[cupy]' for a CUDA 13 driver, or '{DIST}[cupy-cuda12]' for a CUDA 12 "
+                    f"driver (needs an NVIDIA GPU)")
     host_memory = False
 
     def unavailable_reason(self) -> str | None:

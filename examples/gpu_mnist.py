@@ -53,7 +53,13 @@ def train(backend: str, device: Any, data: tuple, args: argparse.Namespace) -> d
     history = model.fit(X, y, epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose, callbacks=[timer])
     acc = model.evaluate(x_test, y_test, return_dict=True)["accuracy"]
     return {"placement": str(p), "epoch_seconds": timer.seconds, "loss": history.history["loss"][-1],
-            "test_accuracy": acc}
+            "test_accuracy": acc, "weights": model.get_weights()}
+
+
+def same_weights(a: list[np.ndarray], b: list[np.ndarray]) -> tuple[bool, float]:
+    """Return (bit-identical, largest absolute difference) of two weight lists."""
+    identical = all(np.array_equal(x, y) for x, y in zip(a, b))
+    return identical, max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -67,6 +73,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", help="folder with the MNIST files (default: $ANYNET_DATA/mnist)")
     ap.add_argument("--verbose", type=int, default=0)
+    ap.add_argument("--check-determinism", action="store_true",
+                    help="train the first backend twice with the same seed and compare the weights bit for bit")
     args = ap.parse_args(argv)
 
     (xtr, ytr), (xte, yte) = load_mnist(args.data)
@@ -89,6 +97,17 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
         (a, ra), (b, rb) = list(results.items())[:2]
         ta, tb = np.median(ra["epoch_seconds"]), np.median(rb["epoch_seconds"])
         print(f"median epoch: {a} {ta:.2f}s, {b} {tb:.2f}s ({tb / ta:.1f}x)")
+        for name, r in results.items():
+            if name != a:
+                gap = 100 * (ra["test_accuracy"] - r["test_accuracy"])
+                print(f"test accuracy {a} - {name}: {gap:+.2f} points")
+    if args.check_determinism and results:
+        first = next(iter(results))
+        again = train(first, args.device, data, args)
+        identical, diff = same_weights(results[first]["weights"], again["weights"])
+        print(f"seeded rerun on {again['placement']}: "
+              + ("bit-identical weights" if identical else f"weights differ, largest difference {diff:.3g}"))
+        results[first]["rerun_identical"] = identical
     return results
 
 
