@@ -520,6 +520,9 @@ class Model(Trainer):
         return f"<{type(self).__name__} {self.name!r}: {len(self.layers)} layers, {self.dtype}{where}>"
 
 
+Model._kinds["Model"] = Model
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
