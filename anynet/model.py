@@ -358,6 +358,8 @@ class Model(Trainer):
 
     def get_weights(self) -> list[np.ndarray]:
         """Return host NumPy copies of every parameter in Keras order (W then b, per layer)."""
+        if not self.built and self._maybe_graph() is not None:
+            self.build()  # the shapes are known, so the weights can be, as in Keras
         theta = self.placement.backend.to_numpy(self.params)
         return [theta[s.offset:s.stop].reshape(s.shape).copy() for s in self._own_specs()]
 
