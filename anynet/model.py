@@ -59,7 +59,8 @@ def sample_shape(shape: Any, what: str = "input_shape") -> tuple[int, ...]:
 class Model(Trainer):
     """A network from ``inputs`` to ``outputs`` (symbolic tensors; lists or dicts by name).
 
-    ``dtype`` is the dtype of parameters, gradients and outputs (float32 unless asked);
+    ``dtype`` is the dtype of parameters, gradients and outputs (float32 unless asked, or
+    the dtype of the model whose weights it shares);
     ``seed`` fixes the initial weights (bit-identical on every backend), the shuffling and
     the dropout masks. ``backend`` / ``device`` pin where it runs; otherwise the first data
     it sees decides (see :mod:`anynet.backend`).
@@ -69,7 +70,7 @@ class Model(Trainer):
     _kinds: dict[str, type] = {}
     kind = "Model"
 
-    def __init__(self, inputs: Any = None, outputs: Any = None, *, dtype: str = "float32", seed: int | None = None,
+    def __init__(self, inputs: Any = None, outputs: Any = None, *, dtype: str | None = None, seed: int | None = None,
                  backend: str | None = None, device: Any = None, name: str = "functional") -> None:
         self._setup(dtype, seed, backend, device, name)
         if inputs is None or outputs is None:
@@ -77,8 +78,18 @@ class Model(Trainer):
                              "outputs they lead to. For a stack of layers use an.Sequential([...]).")
         self._graph = Graph(inputs, outputs)
         self.layers = list(self._graph.layers)
+        self._claim()
 
-    def _setup(self, dtype: str, seed: int | None, backend: Any, device: Any, name: str) -> None:
+    def _claim(self) -> None:
+        """Become the holder of the weights of every layer no living model holds yet."""
+        for layer in self.layers:
+            ref = layer.__dict__.get("_owner")
+            if ref is None or ref() is None:
+                layer.__dict__["_owner"] = weakref.ref(self)
+
+    def _setup(self, dtype: str | None, seed: int | None, backend: Any, device: Any, name: str) -> None:
+        self._dtype_arg = dtype
+        dtype = "float32" if dtype is None else dtype
         if dtype not in _DTYPES:
             raise InputError(f"dtype must be one of {_DTYPES}, got {dtype!r}.")
         if seed is not None:
@@ -210,8 +221,12 @@ class Model(Trainer):
         params = [layer for layer in self.layers if layer._has_params()]
         owners = {id(o): o for o in (_owner(layer) for layer in params) if o is not None and o is not self}
         source = next(iter(owners.values())) if len(owners) == 1 else None
-        if source is not None and source.dtype == self.dtype and all(_owner(layer) is source for layer in params):
+        if source is not None and self._dtype_arg in (None, source.dtype) and all(
+                _owner(layer) is source for layer in params):
+            if not source.built:
+                source.build(backend=placement.backend, device=placement.device)
             self._source, self._own = source, {"placement": None, "layout": None, "theta": None}
+            self.dtype = source.dtype
             self._index = {id(layer): i for i, layer in enumerate(source.layers)}
         else:
             self._source = None
@@ -239,13 +254,11 @@ class Model(Trainer):
         theta = layout.initial(np.random.default_rng(self._init_seed), self.dtype)
         for layer in params:  # layers another model holds start from that model's weights
             owner = _owner(layer)
-            if owner is not None and owner is not self:
+            if owner is not None and owner is not self and owner.built and owner._source is None:
                 mine, theirs = layout.of_layer(self._index[id(layer)]), owner._specs_of(layer)
                 values = owner.placement.backend.to_numpy(owner._theta)
                 for s, o in zip(mine, theirs):
                     theta[s.offset:s.stop] = values[o.offset:o.stop].astype(self.dtype)
-            else:
-                layer.__dict__["_owner"] = weakref.ref(self)
         self._own = {"placement": placement, "layout": layout,
                      "theta": placement.backend.from_numpy(theta, placement.device)}
 
@@ -546,9 +559,9 @@ def load(path: Any, *, backend: str | None = None, device: Any = None) -> Model:
 
 
 def _owner(layer: Layer) -> Model | None:
+    """Return the model that holds the layer's weights (the first model it joined), if it lives."""
     ref = layer.__dict__.get("_owner")
-    model = ref() if ref is not None else None
-    return model if model is not None and model.built and model._source is None else None
+    return ref() if ref is not None else None
 
 
 def _node_in(layer: Layer, graph: Graph) -> Any:

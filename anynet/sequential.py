@@ -72,6 +72,7 @@ class Sequential(Model):
         for layer in self.layers[1 if isinstance(first, Input) else 0:]:
             x = layer(x)
         self._graph = Graph([inputs], [x])
+        self._claim()
 
     def _maybe_graph(self) -> Graph | None:
         if self._graph is None and self.layers and self._declared_input_shape() is not None:
