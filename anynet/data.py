@@ -8,6 +8,7 @@ what was expected.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from anynet.errors import InputError, InputTypeError
 from anynet.graph import symbolic
 from anynet.validation import as_data_array, check_finite
 
-__all__ = ["Data", "split", "prepare"]
+__all__ = ["Data", "split", "prepare", "sample_shape"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,23 @@ class Data:
         """Return the samples at the device index vector ``idx``."""
         return Data(tuple(xp.take(x, idx, axis=0) for x in self.X),
                     None if self.y is None else tuple(xp.take(t, idx, axis=0) for t in self.y), int(idx.shape[0]))
+
+
+def sample_shape(shape: Any, what: str = "input_shape") -> tuple[int, ...]:
+    """Return a sample shape from ``784``, ``(784,)`` or Keras' batch-first ``(None, 784)``."""
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        shape = (int(shape),)
+    try:
+        dims = list(shape)
+    except TypeError:
+        raise InputTypeError(f"{what} must be an int or a tuple such as (784,) or (None, 784), got {shape!r}.") from None
+    if len(dims) > 1 and dims[0] is None:
+        dims = dims[1:]
+    if not dims or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims):
+        raise InputError(f"{what} must be positive ints such as (784,) or Keras' (None, 784), got {shape!r}.")
+    if any(int(d) < 1 for d in dims):
+        raise InputError(f"Each sample needs at least one value on every axis; got samples of shape {tuple(dims)}.")
+    return tuple(int(d) for d in dims)
 
 
 def _refuse_symbolic(value: Any, what: str) -> None:

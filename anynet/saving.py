@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from anynet import tensorfile
+from anynet import architecture, tensorfile
 from anynet.backend import resolve
 from anynet.errors import AnynetError, BackendError, InputError, InputTypeError, SaveFileError
-from anynet.registry import LAYERS, LOSSES, METRICS, OPTIMIZERS, decode, encode
+from anynet.registry import LOSSES, METRICS, OPTIMIZERS, decode, encode
 from anynet.validation import check_int
 from anynet.version import __version__
 
@@ -47,37 +47,6 @@ class _History:
     def __init__(self, epoch: list[int], history: dict[str, list[float]]) -> None:
         self.epoch, self.history = epoch, history
 
-
-def _architecture(model: Model, compare: bool = False) -> Any:
-    """Return the layers (and a functional model's graph) as JSON data; to ``compare`` two
-    models, without names and initializers (neither changes what given weights compute)."""
-    out = [encode(layer, LAYERS, "layer") for layer in model.layers]
-    if compare:
-        for spec in out:
-            spec["config"] = {k: v for k, v in spec["config"].items() if k != "name" and not k.endswith("_initializer")}
-    if model.kind != "Sequential":
-        out = {"layers": out, **_graph(model)}
-    return json.loads(json.dumps(out))
-
-
-def _graph(model: Model) -> dict[str, Any]:
-    """Return the graph as ``nodes`` (layer index, input tensors) in order, ``inputs`` and ``outputs``;
-    a tensor is ``[layer index, call]``, the call counted within this model."""
-    graph, index = model._graph, {id(layer): i for i, layer in enumerate(model.layers)}
-    calls: dict[int, int] = {}
-    ref: dict[int, list[int]] = {}
-    nodes = []
-    for node in graph.nodes:
-        i = index[id(node.layer)]
-        ref[id(node.output)] = [i, calls.get(i, 0)]
-        calls[i] = calls.get(i, 0) + 1
-        if node.inputs:
-            nodes.append([i, [ref[id(t)] for t in node.inputs]])
-    return {"nodes": nodes, "inputs": [ref[id(t)] for t in graph.inputs], "outputs": [ref[id(t)] for t in graph.outputs],
-            "input_keys": graph.input_keys, "output_keys": graph.output_keys}
-
-
-# -- saving -------------------------------------------------------------------------------
 
 def _rng_state(model: Model) -> dict[str, Any]:
     state = model.rng.get_state()
@@ -137,10 +106,10 @@ def save(model: Model, path: str | os.PathLike[str], *, epoch: int | None = None
                             metrics=[[encode(m, METRICS, "metric") for m in h.metrics] for h in heads])
     if model.kind == "Sequential":
         spec = {"name": model.name, "dtype": model.dtype, "seed": model.seed,
-                "input_shape": list(model.input_shape), "layers": _architecture(model)}
+                "input_shape": list(model.input_shape), "layers": architecture.describe(model)}
     else:
         spec = {"class": model.kind, "name": model.name, "dtype": model.dtype, "seed": model.seed,
-                **_architecture(model)}
+                **architecture.describe(model)}
     doc = {
         "anynet_version": __version__,
         "model": spec,
@@ -334,18 +303,14 @@ def read(path: str | os.PathLike[str], from_config: Any, *, backend: str | None 
     return loaded.model, loaded.history
 
 
-def _classes(arch: Any) -> list[str]:
-    return [s["class"] for s in (arch["layers"] if isinstance(arch, dict) else arch)]
-
-
 def _check_fits(model: Model, other: Model, path: Any) -> None:
-    mine, theirs = _architecture(model, compare=True), _architecture(other, compare=True)
+    mine, theirs = architecture.describe(model, compare=True), architecture.describe(other, compare=True)
     shape = model.input_shape
     if mine != theirs or model.dtype != other.dtype or (shape is not None and shape != other.input_shape):
         raise SaveFileError(
-            f"{os.fspath(path)!r} holds a {other.dtype} model of {_classes(theirs)} on inputs "
+            f"{os.fspath(path)!r} holds a {other.dtype} model of {architecture.classes(theirs)} on inputs "
             f"{other.input_shape} ({other.layout.size} parameters); this model is {model.dtype} with "
-            f"{_classes(mine)} on inputs {shape}. Layers must match: {theirs} vs {mine}.")
+            f"{architecture.classes(mine)} on inputs {shape}. Layers must match: {theirs} vs {mine}.")
 
 
 def _placement_for(model: Model) -> tuple[Any, Any]:

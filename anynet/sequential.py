@@ -14,7 +14,8 @@ from anynet import saving
 from anynet.errors import InputError, InputTypeError, SaveFileError
 from anynet.graph import Graph
 from anynet.layers import Input, Layer
-from anynet.model import Model, sample_shape
+from anynet.data import sample_shape
+from anynet.model import Model
 
 __all__ = ["Sequential"]
 
