@@ -12,13 +12,13 @@ from anynet import (activations, backends, callbacks, errors, initializers, laye
 from anynet.backend import Placement, current, resolve, use, using
 from anynet.callbacks import EarlyStopping, History, ModelCheckpoint
 from anynet.gradcheck import gradcheck
-from anynet.model import Sequential
-from anynet.saving import load
-
-__version__ = "0.1.0"
+from anynet.layers import Input
+from anynet.model import Model, load
+from anynet.sequential import Sequential
+from anynet.version import __version__
 
 __all__ = [
-    "Sequential", "History", "EarlyStopping", "ModelCheckpoint", "gradcheck", "load",
+    "Model", "Sequential", "Input", "History", "EarlyStopping", "ModelCheckpoint", "gradcheck", "load",
     "activations", "backends", "callbacks", "errors", "initializers", "layers", "losses", "metrics",
     "optimize", "optimizers", "regularizers",
     "use", "using", "current", "resolve", "Placement", "__version__",

@@ -15,8 +15,11 @@ import time
 from typing import IO, Any
 
 from anynet.errors import InputError, InputTypeError
+from anynet.saving import save
+from anynet.validation import check_int
 
-__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "ProgbarLogger", "LambdaCallback"]
+__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "ProgbarLogger", "LambdaCallback",
+           "format_value"]
 
 
 class Callback:
@@ -142,8 +145,6 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, filepath: str | os.PathLike[str], monitor: str = "val_loss", save_best_only: bool = False,
                  save_freq_epochs: int = 1, mode: str = "auto", verbose: int = 0) -> None:
-        from anynet.validation import check_int
-
         if isinstance(filepath, bool) or not isinstance(filepath, (str, os.PathLike)):
             raise InputTypeError(f"ModelCheckpoint filepath must be a str or os.PathLike, got {filepath!r}.")
         if not isinstance(monitor, str):
@@ -174,8 +175,6 @@ class ModelCheckpoint(Callback):
                              f"use {{epoch}} and the logged values {sorted(logs)}.") from None
 
     def on_epoch_end(self, epoch, logs=None):
-        from anynet.saving import save
-
         logs = logs or {}
         if (epoch + 1) % self.save_freq_epochs:
             return
@@ -194,7 +193,8 @@ class ModelCheckpoint(Callback):
             print(f"Epoch {epoch + 1}: saved the model to {path}")
 
 
-def _fmt(v: float) -> str:
+def format_value(v: float) -> str:
+    """Return a logged value as Keras prints it: four decimals, or scientific when tiny or huge."""
     return f"{v:.4f}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.4e}"
 
 
@@ -236,7 +236,7 @@ class ProgbarLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self._start
         steps = self.params.get("steps") or max(self._seen, 1)
-        values = "".join(f" - {k}: {_fmt(v)}" for k, v in (logs or {}).items())
+        values = "".join(f" - {k}: {format_value(v)}" for k, v in (logs or {}).items())
         t = elapsed / steps
         per_step = f"{t * 1e3:.0f}ms/step" if t >= 1e-3 else f"{t * 1e6:.0f}us/step"
         if self.verbose == 1:

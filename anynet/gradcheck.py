@@ -67,7 +67,7 @@ def gradcheck(model: Any, X: Any, y: Any, *, epsilon: float = 1e-4, n_coords: in
               seed: int = 0, dtype: str = "float64") -> GradcheckResult:
     """Check the model's backprop against central differences of its loss, in ``dtype``.
 
-    Runs in float64 by default whatever the model's dtype (a float32 check is too noisy to
+    Works on any model (several inputs and outputs too). Runs in float64 by default whatever the model's dtype (a float32 check is too noisy to
     mean much). Dropout draws the same masks for every evaluation, so it is checked too.
     Returns a :class:`GradcheckResult`; ex4 expects ``rel_diff`` below 1e-9.
     """
@@ -75,13 +75,13 @@ def gradcheck(model: Any, X: Any, y: Any, *, epsilon: float = 1e-4, n_coords: in
     p = model.placement
     xp = p.xp
     theta = xp.astype(model.params, getattr(xp, dtype), copy=True)
-    X64 = xp.astype(data.X, theta.dtype)
+    X64 = tuple(xp.astype(x, theta.dtype) for x in data.X)
     rng_seed = seed
 
     def fun_and_grad(t: Any) -> tuple[Any, Any]:
         ctx = model.context(training=True, rng=p.backend.rng(rng_seed, p.device))
-        loss, g, _, _ = model.value_and_grad(t, X64, data.y, ctx)
-        return loss, g
+        r = model.value_and_grad(t, X64, data.y, ctx)
+        return r.loss, r.grad
 
     return check_gradient(fun_and_grad, theta, to_numpy=p.backend.to_numpy, epsilon=epsilon,
                           n_coords=n_coords, seed=seed)

@@ -8,7 +8,11 @@ forward and backward pass, and copies the gradient back once (plus the loss as a
     res.fun, res.nit, res.success      # a scipy OptimizeResult; the model now holds res.x
 
     obj = anynet.optimize.Objective(model, X, y)   # fun, jac, fun_and_jac, hessp, x0
-    scipy.optimize.minimize(obj.fun_and_jac, obj.x0, jac=True, method="CG")
+    res = scipy.optimize.minimize(obj.fun_and_jac, obj.x0, jac=True, method="CG")
+    obj.set_params(res.x)                          # the one way to write res.x back
+
+Any model works, with one loss or several (one per output, weighted): the objective is
+the compiled total loss, as ``fit`` minimizes it.
 
 TNC has no iteration limit, only a budget of function evaluations (``maxfun``); current
 scipy ignores ``maxiter`` for it with a warning. :func:`minimize` passes a ``maxiter``
@@ -32,7 +36,7 @@ import numpy as np
 import scipy.optimize
 
 from anynet.errors import InputError, InputTypeError
-from anynet.model import Data, Sequential
+from anynet.data import Data
 from anynet.validation import check_int
 
 __all__ = ["Objective", "minimize", "GRADIENT_METHODS", "HESSP_METHODS"]
@@ -56,7 +60,7 @@ class Objective:
     lowest loss seen with its parameters is kept in ``best_fun`` / ``best_x``.
     """
 
-    def __init__(self, model: Sequential, X: Any, y: Any = None) -> None:
+    def __init__(self, model: Any, X: Any, y: Any = None) -> None:
         model._require_compiled("optimize")
         self.model = model
         self.data: Data = X if isinstance(X, Data) else model.prepare(X, y)
@@ -85,9 +89,9 @@ class Objective:
         if hit is not None:
             return hit[0], hit[1].copy()
         theta = self._backend.from_numpy(x.astype(self._np_dtype), self._device)   # the one copy in
-        loss, g, _, _ = self.model.value_and_grad(theta, self.data.X, self.data.y, self._ctx)
-        f = float(loss)
-        grad = self._backend.to_numpy(g).astype(np.float64)                       # the one copy out
+        r = self.model.value_and_grad(theta, self.data.X, self.data.y, self._ctx)
+        f = float(r.loss)
+        grad = self._backend.to_numpy(r.grad).astype(np.float64)                  # the one copy out
         self.nfev += 1
         if f < self.best_fun:
             self.best_fun, self.best_x = f, x.copy()
@@ -113,6 +117,14 @@ class Objective:
         # sqrt of the working precision, scaled to the size of x, as scipy does for gradients
         eps = math.sqrt(float(np.finfo(self._np_dtype).eps)) * (1.0 + float(np.linalg.norm(x))) / norm
         return (self.jac(x + eps * p) - self.jac(x)) / eps
+
+    def set_params(self, x: Any) -> None:
+        """Write a parameter vector (scipy's ``res.x``, float64 on the host) into the model.
+
+        After calling ``scipy.optimize.minimize`` on this objective yourself, the model still
+        holds ``x0``; ``objective.set_params(res.x)`` trains it. (:func:`minimize` does this.)
+        """
+        self.model.params = self._check(x).astype(self._np_dtype)
 
     def loss_at(self, x: Any) -> float:
         """Return the loss at x from the cache when it was just evaluated, else by a new pass."""
@@ -175,7 +187,7 @@ class _Progress:
             self.callback({"iteration": it, "loss": f, "nfev": self.obj.nfev, "x": xk})
 
 
-def minimize(model: Sequential, X: Any, y: Any, method: str = "L-BFGS-B", *, options: dict[str, Any] | None = None,
+def minimize(model: Any, X: Any, y: Any, method: str = "L-BFGS-B", *, options: dict[str, Any] | None = None,
              bounds: Sequence[tuple[float | None, float | None]] | scipy.optimize.Bounds | None = None,
              tol: float | None = None, callback: Callable[[dict[str, Any]], Any] | None = None,
              verbose: int = 0, print_every: int = 10) -> scipy.optimize.OptimizeResult:
@@ -224,9 +236,9 @@ def minimize(model: Sequential, X: Any, y: Any, method: str = "L-BFGS-B", *, opt
             res = scipy.optimize.minimize(fun, obj.x0, **kwargs)
     except KeyboardInterrupt:
         if obj.best_x is not None:
-            model.params = obj.best_x.astype(model.dtype)
+            obj.set_params(obj.best_x)
         raise
-    model.params = np.asarray(res.x, dtype=np.float64).astype(model.dtype)
+    obj.set_params(res.x)
     res.fun = float(res.fun)
     res.history = {"loss": progress.loss, "nfev": progress.nfev}
     if verbose:

@@ -8,15 +8,19 @@ random generators' states, everything :func:`anynet.training.fit` needs to resum
 
 Loading never runs code from a file: tensors are raw bytes (no pickle), and layers,
 activations, initializers, regularizers, optimizers, losses and metrics are rebuilt by
-name from the registries below, never imported by a name found in the file. Every
-check runs before a model is touched; a file that fails one raises
-:class:`~anynet.errors.SaveFileError` naming the problem.
+name from the registries of :mod:`anynet.registry`, never imported by a name found in the
+file. A functional model's graph is saved as JSON too: its layers, and each call as the
+layer and the tensors it took (``[layer index, call]`` pairs). Every check runs before a
+model is touched; a file that fails one raises :class:`~anynet.errors.SaveFileError`
+naming the problem.
+
+This module knows models through their methods only: the model module imports it, and
+the functions that make a model from a file take the class's ``from_config``.
 """
 
 from __future__ import annotations
 
 import base64
-import inspect
 import json
 import os
 from dataclasses import dataclass
@@ -24,114 +28,27 @@ from typing import Any
 
 import numpy as np
 
-from anynet import activations, initializers, layers, losses, metrics, optimizers, regularizers, tensorfile
+from anynet import architecture, tensorfile
 from anynet.backend import resolve
-from anynet.callbacks import History
 from anynet.errors import AnynetError, BackendError, InputError, InputTypeError, SaveFileError
-from anynet.model import Sequential
-from anynet.params import Layout
+from anynet.registry import LOSSES, METRICS, OPTIMIZERS, decode, encode
 from anynet.validation import check_int
+from anynet.version import __version__
 
-__all__ = ["save", "load", "load_weights", "resume", "FORMAT_VERSION"]
+__all__ = ["save", "read", "load_weights", "resume", "need", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
+Model = Any  # any anynet model: this module uses its methods only
 
 
-def _classes(module: Any, base: type) -> dict[str, type]:
-    return {n: c for n in module.__all__ if isinstance(c := getattr(module, n), type) and issubclass(c, base)}
+class _History:
+    """What a loaded History holds; the caller turns it into a callbacks.History."""
+
+    def __init__(self, epoch: list[int], history: dict[str, list[float]]) -> None:
+        self.epoch, self.history = epoch, history
 
 
-# Everything a file may name. A class not listed here cannot be saved, so it is never loaded.
-LAYERS = {c.__name__: c for c in (layers.Dense, layers.Activation, layers.Dropout, layers.Flatten, layers.Input)}
-ACTIVATIONS = dict(activations._REGISTRY)
-INITIALIZERS = _classes(initializers, initializers.Initializer)
-REGULARIZERS = _classes(regularizers, regularizers.Regularizer)
-SCHEDULES = {c.__name__: c for c in (optimizers.ExponentialDecay, optimizers.StepDecay)}
-OPTIMIZERS = {c.__name__: c for c in (optimizers.SGD, optimizers.RMSprop, optimizers.Adam, optimizers.AdamW)}
-LOSSES = {n: c for n, c in _classes(losses, losses.Loss).items() if c is not losses.Loss}
-METRICS = {n: c for n, c in _classes(metrics, metrics.Metric).items() if c is not metrics.Metric}
-_FAMILIES = {"activation": ACTIVATIONS, "initializer": INITIALIZERS, "regularizer": REGULARIZERS,
-             "schedule": SCHEDULES}
-
-
-# -- objects <-> JSON ---------------------------------------------------------------------
-
-def _plain(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple) else v
-
-
-def _family_of(v: Any) -> str | None:
-    kinds = {"activation": activations.Activation, "initializer": initializers.Initializer,
-             "regularizer": regularizers.Regularizer, "schedule": optimizers.Schedule}
-    return next((k for k, t in kinds.items() if isinstance(v, t)), None)
-
-
-def _settings(obj: Any) -> dict[str, Any]:
-    """Return the object's constructor arguments as its own config reports them."""
-    config = obj.get_config() if hasattr(obj, "get_config") else dict(vars(obj))
-    params = inspect.signature(type(obj)).parameters
-    out = {k: v for k, v in config.items() if k in params}
-    if isinstance(obj, optimizers.Optimizer):
-        out["learning_rate"] = obj.learning_rate
-    if isinstance(obj, layers.Layer) and hasattr(obj, "activation"):
-        out["activation"] = obj.activation
-    return out
-
-
-def encode(obj: Any, registry: dict[str, type], kind: str) -> dict[str, Any]:
-    """Return ``{"class": name, "config": {...}}`` for an object of a registered class."""
-    name = next((n for n, c in registry.items() if type(obj) is c), None)
-    if name is None:
-        raise InputTypeError(f"Cannot save the {kind} {obj!r}: only anynet's own {kind}s can be saved "
-                             f"({', '.join(sorted(registry))}); loading another class would mean running its code.")
-    config = {}
-    for k, v in _settings(obj).items():
-        family = _family_of(v)
-        config[k] = encode(v, _FAMILIES[family], family) if family else _plain(v)
-    out = {"class": name, "config": config}
-    if isinstance(obj, metrics.Metric):
-        out["name"] = obj.name
-    return out
-
-
-def decode(spec: Any, registry: dict[str, type], kind: str) -> Any:
-    """Return the object that :func:`encode` described; raise SaveFileError for anything else."""
-    if not isinstance(spec, dict) or not {"class", "config"} <= set(spec) or not isinstance(spec["config"], dict):
-        raise SaveFileError(f"A {kind} must be saved as {{'class': name, 'config': {{...}}}}, got {spec!r}.")
-    cls = registry.get(spec["class"]) if isinstance(spec["class"], str) else None
-    if cls is None:
-        raise SaveFileError(f"Unknown {kind} {spec['class']!r} in the file; this anynet knows "
-                            f"{', '.join(sorted(registry))}.")
-    config = {}
-    for k, v in spec["config"].items():
-        if isinstance(v, dict):
-            family = "activation" if k == "activation" else "schedule" if k == "learning_rate" else k.rpartition("_")[2]
-            if family not in _FAMILIES:
-                raise SaveFileError(f"{spec['class']}: argument {k!r} cannot be an object, got {v!r}.")
-            v = decode(v, _FAMILIES[family], family)
-        config[k] = v
-    try:
-        obj = cls(**config)
-    except (TypeError, ValueError, ArithmeticError) as exc:  # ArithmeticError: float() of a 400-digit int
-        raise SaveFileError(f"Cannot rebuild {kind} {spec['class']} from {spec['config']!r}: {exc}") from None
-    if isinstance(obj, metrics.Metric):
-        obj.name = str(spec.get("name", obj.name))
-    return obj
-
-
-def _architecture(model: Sequential, compare: bool = False) -> list[dict[str, Any]]:
-    """Return the layers as JSON data; to ``compare`` two models, without names and initializers
-    (neither changes what given weights compute)."""
-    out = [encode(layer, LAYERS, "layer") for layer in model.layers]
-    if compare:
-        for spec in out:
-            spec["config"] = {k: v for k, v in spec["config"].items() if k != "name" and not k.endswith("_initializer")}
-    return json.loads(json.dumps(out))
-
-
-# -- saving -------------------------------------------------------------------------------
-
-def _rng_state(model: Sequential) -> dict[str, Any]:
+def _rng_state(model: Model) -> dict[str, Any]:
     state = model.rng.get_state()
     where = {"backend": model.placement.backend.name, "device": str(model.placement.device)}
     if isinstance(state, (bytes, bytearray)):
@@ -144,42 +61,59 @@ def _rng_state(model: Sequential) -> dict[str, Any]:
     return {**where, "encoding": "json", "state": state}
 
 
-def save(model: Sequential, path: str | os.PathLike[str], *, epoch: int | None = None,
-         history: History | None = None) -> None:
+def save(model: Model, path: str | os.PathLike[str], *, epoch: int | None = None, history: Any = None) -> None:
     """Write ``model`` to ``path`` atomically: architecture, compile settings, weights, optimizer
     state, History, epoch and random generators (see the module docstring).
 
     ``epoch`` is the number of epochs done (default: one past the last in ``history``, which
     defaults to ``model.history``).
     """
-    if not isinstance(model, Sequential):
-        raise InputTypeError(f"save needs an anynet Sequential model, got {model!r}.")
+    if not callable(getattr(model, "_own_specs", None)):
+        raise InputTypeError(f"save needs an anynet model, got {model!r}.")
     model._require_built("save")
     adapter = model.placement.backend
+    specs = model._own_specs()
+    # A model that shares another's vector saves its own layers' weights only.
+    keep = np.concatenate([np.arange(s.offset, s.stop) for s in specs]) if specs else np.zeros(0, dtype=np.int64)
+    whole = len(specs) == len(model.layout)
     theta = np.asarray(adapter.to_numpy(model.params))
+    theta = theta if whole else theta[keep]
     bad = int(np.sum(~np.isfinite(theta)))
     if bad:
         raise InputError(f"The model's parameters hold {bad} NaN or infinite value(s); refusing to save them.")
     tensors = {"params": theta}
     state = model.opt_state
     if state is not None:
-        tensors.update({f"opt/{k}": np.asarray(adapter.to_numpy(v)) for k, v in state.items() if k != "iterations"})
+        tensors.update({f"opt/{k}": np.asarray(adapter.to_numpy(v))[... if whole else keep]
+                        for k, v in state.items() if k != "iterations"})
     history = history if history is not None else model.history
-    if history is not None and not isinstance(history, History):
+    if history is not None and not (isinstance(getattr(history, "history", None), dict)
+                                    and isinstance(getattr(history, "epoch", None), list)):
         raise InputTypeError(f"history must be an anynet History, got {history!r}.")
     if epoch is None:
         epoch = history.epoch[-1] + 1 if history is not None and history.epoch else 0
     epoch = check_int("epoch", epoch, minimum=0)
     compiled = None
-    if model.optimizer is not None and model.loss is not None:
-        compiled = {"optimizer": encode(model.optimizer, OPTIMIZERS, "optimizer"),
-                    "loss": encode(model.loss, LOSSES, "loss"),
-                    "metrics": [encode(m, METRICS, "metric") for m in model.metrics]}
+    if model.optimizer is not None and model.heads:
+        heads = model.heads
+        compiled = {"optimizer": encode(model.optimizer, OPTIMIZERS, "optimizer")}
+        if len(heads) == 1:
+            compiled.update(loss=encode(heads[0].loss, LOSSES, "loss"),
+                            metrics=[encode(m, METRICS, "metric") for m in heads[0].metrics])
+        else:
+            compiled.update(loss=[encode(h.loss, LOSSES, "loss") for h in heads],
+                            loss_weights=[h.weight for h in heads],
+                            metrics=[[encode(m, METRICS, "metric") for m in h.metrics] for h in heads])
+    if model.kind == "Sequential":
+        spec = {"name": model.name, "dtype": model.dtype, "seed": model.seed,
+                "input_shape": list(model.input_shape), "layers": architecture.describe(model)}
+    else:
+        spec = {"class": model.kind, "name": model.name, "dtype": model.dtype, "seed": model.seed,
+                **architecture.describe(model)}
     doc = {
-        "anynet_version": _version(),
-        "model": {"name": model.name, "dtype": model.dtype, "seed": model.seed,
-                  "input_shape": list(model.input_shape), "layers": _architecture(model)},
-        "weights": [{"layer": model.layers[s.layer].name, "name": s.name, "shape": list(s.shape)} for s in model.layout],
+        "anynet_version": __version__,
+        "model": spec,
+        "weights": [{"layer": model._layer_at(s.layer).name, "name": s.name, "shape": list(s.shape)} for s in specs],
         "compile": compiled,
         "training": {
             "epoch": int(epoch),
@@ -203,22 +137,16 @@ def _json_scalar(v: Any) -> Any:
     raise TypeError(f"{v!r} of type {type(v).__name__} is not JSON data")
 
 
-def _version() -> str:
-    from anynet import __version__
-
-    return __version__
-
-
 # -- loading ------------------------------------------------------------------------------
 
 @dataclass
 class _Loaded:
-    model: Sequential
+    model: Model
     epoch: int
-    history: History | None
+    history: _History | None
 
 
-def _need(d: Any, key: str, kind: type, where: str) -> Any:
+def need(d: Any, key: str, kind: type, where: str) -> Any:
     v = d.get(key) if isinstance(d, dict) else None
     if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
         raise SaveFileError(f"{where}.{key} must be a {kind.__name__}, got {v!r}.")
@@ -234,7 +162,7 @@ def _doc(path: Any, meta: dict[str, str]) -> dict[str, Any]:
         raise SaveFileError(f"{os.fspath(path)!r} has format_version {version!r}; expected a number.")
     if int(version) > FORMAT_VERSION:
         raise SaveFileError(f"{os.fspath(path)!r} has format version {int(version)}, newer than this anynet "
-                            f"({_version()}) reads ({FORMAT_VERSION}); upgrade anynet to load it.")
+                            f"({__version__}) reads ({FORMAT_VERSION}); upgrade anynet to load it.")
     try:
         doc = json.loads(meta["model"])
     except (ValueError, RecursionError) as exc:
@@ -257,12 +185,12 @@ def _tensor(tensors: dict[str, np.ndarray], name: str, size: int, dtype: str, fi
     return a
 
 
-def _history(spec: Any) -> History | None:
+def _history(spec: Any) -> _History | None:
     if spec is None:
         return None
-    epochs = _need(spec, "epoch", list, "training.history")
-    values = _need(spec, "history", dict, "training.history")
-    h = History()
+    epochs = need(spec, "epoch", list, "training.history")
+    values = need(spec, "history", dict, "training.history")
+    h = _History([], {})
     try:
         if not all(_is_int(e) for e in epochs) or not all(
                 isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
@@ -278,34 +206,35 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _build(doc: dict[str, Any], tensors: dict[str, np.ndarray], placement: Any) -> _Loaded:
-    spec = _need(doc, "model", dict, "file")
-    layer_specs = _need(spec, "layers", list, "model")
-    dtype = _need(spec, "dtype", str, "model")
-    shape = _need(spec, "input_shape", list, "model")
-    seed = _need(spec, "seed", int, "model")
-    if not all(_is_int(d) and d > 0 for d in shape):
-        raise SaveFileError(f"model.input_shape must be positive ints, got {shape!r}.")
-    stack = [decode(s, LAYERS, "layer") for s in layer_specs]
-    model = Sequential(stack, dtype=dtype, seed=seed, name=str(spec.get("name", "sequential")))
-    # Work out the parameter count without allocating, so a file cannot make us build a huge model.
-    layout, out = Layout(), tuple(shape)
-    for i, layer in enumerate(stack):
-        out = layer.build(i, out, layout)
-    listed = [(w.get("name"), w.get("shape")) if isinstance(w, dict) else w for w in _need(doc, "weights", list, "file")]
+def _build(doc: dict[str, Any], tensors: dict[str, np.ndarray], placement: Any, from_config: Any) -> _Loaded:
+    spec = need(doc, "model", dict, "file")
+    need(spec, "dtype", str, "model")
+    need(spec, "seed", int, "model")
+    model = from_config(spec)  # layers and graph, shapes only: nothing is allocated yet
+    dtype = model.dtype
+    # The parameter count comes from shapes alone, so a file cannot make us build a huge model.
+    layout = model._scratch_layout()
+    listed = [(w.get("name"), w.get("shape")) if isinstance(w, dict) else w for w in need(doc, "weights", list, "file")]
     if listed != [(s.name, list(s.shape)) for s in layout]:
-        raise SaveFileError(f"The file lists weights {listed}, but its layers on inputs {tuple(shape)} have "
+        raise SaveFileError(f"The file lists weights {listed}, but its layers on inputs {model.input_shape} have "
                             f"{[(s.name, list(s.shape)) for s in layout]}.")
     theta = _tensor(tensors, "params", layout.size, dtype)
-    model.build(tuple(shape), backend=placement.backend, device=placement.device)
+    model.build(backend=placement.backend, device=placement.device)
     model.params = theta
 
-    compiled, train = doc.get("compile"), _need(doc, "training", dict, "file")
+    compiled, train = doc.get("compile"), need(doc, "training", dict, "file")
     expected = {"params"}
     if compiled is not None:
-        model.compile(optimizer=decode(_need(compiled, "optimizer", dict, "compile"), OPTIMIZERS, "optimizer"),
-                      loss=decode(_need(compiled, "loss", dict, "compile"), LOSSES, "loss"),
-                      metrics=[decode(m, METRICS, "metric") for m in _need(compiled, "metrics", list, "compile")])
+        optimizer = decode(need(compiled, "optimizer", dict, "compile"), OPTIMIZERS, "optimizer")
+        if isinstance(compiled.get("loss"), list):
+            model.compile(optimizer=optimizer, loss=[decode(x, LOSSES, "loss") for x in compiled["loss"]],
+                          loss_weights=need(compiled, "loss_weights", list, "compile"),
+                          metrics=[[decode(m, METRICS, "metric") for m in ms] if isinstance(ms, list) else
+                                   need({"m": ms}, "m", list, "compile.metrics")
+                                   for ms in need(compiled, "metrics", list, "compile")])
+        else:
+            model.compile(optimizer=optimizer, loss=decode(need(compiled, "loss", dict, "compile"), LOSSES, "loss"),
+                          metrics=[decode(m, METRICS, "metric") for m in need(compiled, "metrics", list, "compile")])
         iterations = train.get("iterations")
         if iterations is not None:
             if not _is_int(iterations) or iterations < 0:
@@ -321,20 +250,20 @@ def _build(doc: dict[str, Any], tensors: dict[str, np.ndarray], placement: Any) 
     if extra:
         raise SaveFileError(f"The file holds tensors this model does not use: {extra}; expected {sorted(expected)}.")
     _restore_generators(model, train)
-    epoch = _need(train, "epoch", int, "training")
+    epoch = need(train, "epoch", int, "training")
     if epoch < 0:
         raise SaveFileError(f"training.epoch must be >= 0, got {epoch}.")
     return _Loaded(model, epoch, _history(train.get("history")))
 
 
-def _restore_generators(model: Sequential, train: dict[str, Any]) -> None:
+def _restore_generators(model: Model, train: dict[str, Any]) -> None:
     gen = np.random.default_rng()
     try:
-        gen.bit_generator.state = _need(train, "shuffle_rng", dict, "training")
+        gen.bit_generator.state = need(train, "shuffle_rng", dict, "training")
     except (TypeError, ValueError, KeyError, OverflowError) as exc:
         raise SaveFileError(f"training.shuffle_rng is not a NumPy PCG64 state: {exc}") from None
     model.shuffle_rng = gen
-    rng = _need(train, "rng", dict, "training")
+    rng = need(train, "rng", dict, "training")
     p = model.placement
     # A generator's state only means something to the same library on the same device; elsewhere
     # the dropout generator starts afresh from the model's seed, as Sequential.to() does.
@@ -349,11 +278,11 @@ def _restore_generators(model: Sequential, train: dict[str, Any]) -> None:
         raise SaveFileError(f"training.rng is not a state of the {p.backend.name} generator: {exc}") from None
 
 
-def _read(path: Any, backend: Any = None, device: Any = None) -> _Loaded:
+def _read(path: Any, from_config: Any, backend: Any = None, device: Any = None) -> _Loaded:
     placement = resolve(backend=backend, device=device)  # a bad backend= is the caller's error, not the file's
     tensors, meta = tensorfile.read(path)
     try:
-        return _build(_doc(path, meta), tensors, placement)
+        return _build(_doc(path, meta), tensors, placement, from_config)
     except SaveFileError as exc:
         if str(exc).startswith(repr(os.fspath(path))):
             raise
@@ -366,48 +295,47 @@ def _read(path: Any, backend: Any = None, device: Any = None) -> _Loaded:
         raise SaveFileError(f"{os.fspath(path)!r}: the settings are nested too deeply to be a model.") from None
 
 
-def load(path: str | os.PathLike[str], *, backend: str | None = None, device: Any = None) -> Sequential:
-    """Return the model saved at ``path``, built on ``backend`` / ``device`` (default: the usual choice).
-
-    The model comes back compiled (when it was), with its weights, optimizer state, random
-    generators and ``model.history``. Raises SaveFileError naming the problem for a file
-    that is missing, truncated, damaged, of a newer format, or that does not fit together.
-    """
-    loaded = _read(path, backend, device)
-    loaded.model.history = loaded.history
-    return loaded.model
+def read(path: str | os.PathLike[str], from_config: Any, *, backend: str | None = None,
+         device: Any = None) -> tuple[Model, _History | None]:
+    """Return the model saved at ``path`` (made by ``from_config``, built on ``backend`` /
+    ``device``) and its History data. ``anynet.load`` is this with the model classes."""
+    loaded = _read(path, from_config, backend, device)
+    return loaded.model, loaded.history
 
 
-def _check_fits(model: Sequential, other: Sequential, path: Any) -> None:
-    mine, theirs = _architecture(model, compare=True), _architecture(other, compare=True)
-    shape = model.input_shape if model.built else model._declared_input_shape()
-    if mine != theirs or model.dtype != other.dtype or (shape is not None and tuple(shape) != other.input_shape):
+def _check_fits(model: Model, other: Model, path: Any) -> None:
+    mine, theirs = architecture.describe(model, compare=True), architecture.describe(other, compare=True)
+    shape = model.input_shape
+    if mine != theirs or model.dtype != other.dtype or (shape is not None and shape != other.input_shape):
         raise SaveFileError(
-            f"{os.fspath(path)!r} holds a {other.dtype} model of {[s['class'] for s in theirs]} on inputs "
+            f"{os.fspath(path)!r} holds a {other.dtype} model of {architecture.classes(theirs)} on inputs "
             f"{other.input_shape} ({other.layout.size} parameters); this model is {model.dtype} with "
-            f"{[s['class'] for s in mine]} on inputs {shape}. Layers must match: {theirs} vs {mine}.")
+            f"{architecture.classes(mine)} on inputs {shape}. Layers must match: {theirs} vs {mine}.")
 
 
-def _placement_for(model: Sequential) -> tuple[Any, Any]:
+def _placement_for(model: Model) -> tuple[Any, Any]:
     if model.built:
         return model.placement.backend, model.placement.device
     return model._backend_arg, model._device_arg
 
 
-def load_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
+def load_weights(model: Model, path: str | os.PathLike[str]) -> None:
     """Set ``model``'s weights from the file at ``path``; everything is checked first.
 
     The model must have the file's layers and dtype; it is built from the file's input
     shape if it is not built yet. Optimizer state and generators are left alone.
     """
-    other = _read(path, *_placement_for(model)).model
+    other = _read(path, model.from_config, *_placement_for(model)).model
     _check_fits(model, other, path)
     if not model.built:
         model.build(other.input_shape, backend=other.placement.backend, device=other.placement.device)
-    model._theta = other._theta
+    if len(model._own_specs()) == len(model.layout):
+        model._theta = other._theta
+    else:
+        model.set_weights(other.get_weights())
 
 
-def resume(model: Sequential, path: str | os.PathLike[str], history: History) -> int:
+def resume(model: Model, path: str | os.PathLike[str], history: Any) -> int:
     """Return the epoch to go on from, after restoring ``path``'s training state into ``model``.
 
     Restores the parameters, the optimizer state, both random generators and (into
@@ -415,7 +343,9 @@ def resume(model: Sequential, path: str | os.PathLike[str], history: History) ->
     dtype and optimizer); nothing changes unless everything does.
     """
     model._require_built("resume")
-    loaded = _read(path, model.placement.backend, model.placement.device)
+    if model._source is not None:
+        raise InputError(f"This model shares its weights with model {model._source.name!r}; resume that one.")
+    loaded = _read(path, model.from_config, model.placement.backend, model.placement.device)
     other = loaded.model
     _check_fits(model, other, path)
     if other.optimizer is None:

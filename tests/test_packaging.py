@@ -19,7 +19,8 @@ NUMPY_ALLOWED = {
     "anynet/backend.py",       # host data (lists, NumPy arrays) handed to a backend
     "anynet/initializers.py",  # weights drawn on the host from a seeded Generator
     "anynet/params.py",        # the initial flat vector assembled on the host
-    "anynet/model.py",         # the host Generator that shuffles, get/set_weights as NumPy
+    "anynet/model.py",         # the host Generator that shuffles, the seeds
+    "anynet/weights.py",       # get/set_weights as NumPy, the initial flat vector
     "anynet/validation.py",    # dtype kinds of host data
     "anynet/gradcheck.py",     # the float64 host copy of the gradient it compares
     "anynet/cli.py", "anynet/plot.py", "anynet/reports.py",  # host data sets, figures and reports

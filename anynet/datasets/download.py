@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
+from anynet.datasets.root import ENV_VAR, data_dir
 from anynet.errors import InputError
 
 __all__ = ["RemoteFile", "REGISTRY", "DownloadError", "fetch", "entry", "sha256_of", "is_verified",
@@ -159,8 +160,6 @@ def mirror_urls(item: RemoteFile, mirrors: list[str] | tuple[str, ...] | str | N
 
 
 def _origin(root: PathLike | None) -> tuple[Path, str]:
-    from anynet.datasets.idx import ENV_VAR, data_dir
-
     if root is not None:
         return data_dir(root), "the path argument"
     env = os.environ.get(ENV_VAR)

@@ -27,6 +27,7 @@ from typing import Union
 
 import numpy as np
 
+from anynet.datasets.root import DEFAULT_DATA_DIR, ENV_VAR, data_dir, default_data_dir
 from anynet.errors import InputError
 
 __all__ = ["read_idx", "load_mnist", "load_fashion_mnist", "data_dir", "default_data_dir", "ENV_VAR", "DEFAULT_DATA_DIR"]
@@ -37,10 +38,6 @@ Mirrors = Union[str, Sequence[str], None]
 Split = tuple[np.ndarray, np.ndarray]
 Splits = tuple[Split, Split]
 
-#: The environment variable naming the data root (the folder that holds ``mnist/`` ...).
-ENV_VAR = "ANYNET_DATA"
-#: The data root used when ``ANYNET_DATA`` is not set and pooch is missing, or when it exists.
-DEFAULT_DATA_DIR = Path("~/.anynet/data")
 
 #: IDX type codes; only unsigned bytes (the MNIST family) are read.
 _UBYTE = 0x08
@@ -124,34 +121,6 @@ def read_idx(path: PathLike) -> np.ndarray:
         raise InputError(f"IDX file {name!r} has the wrong length: its header gives shape {shape} "
                          f"({expected} bytes of data) but {got} bytes follow it ({got - expected} too many).")
     return np.frombuffer(data, dtype=np.uint8, count=expected, offset=header).reshape(shape).copy()
-
-
-# -- where the data lives ----------------------------------------------------------------------
-
-def data_dir(path: PathLike | None = None) -> Path:
-    """Return the data root: ``path`` if given, else ``$ANYNET_DATA``, else the default root.
-
-    The default root is ``~/.anynet/data`` when that folder exists (where earlier versions
-    told you to put the files) or pooch is not installed, else pooch's platform cache
-    folder (``~/.cache/anynet`` on Linux). The root holds one folder per data set
-    (``mnist/``, ``fashion-mnist/``, ``ex4/``, ``keras/``); it need not exist yet.
-    """
-    if path is not None:
-        return Path(os.fspath(path)).expanduser()
-    env = os.environ.get(ENV_VAR)
-    return Path(env).expanduser() if env else default_data_dir()
-
-
-def default_data_dir() -> Path:
-    """Return the data root used when ``ANYNET_DATA`` is not set (see :func:`data_dir`)."""
-    legacy = DEFAULT_DATA_DIR.expanduser()
-    if legacy.is_dir():
-        return legacy
-    try:
-        import pooch
-    except ImportError:
-        return legacy
-    return Path(pooch.os_cache("anynet"))
 
 
 def _has_all(folder: Path) -> bool:

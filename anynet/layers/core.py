@@ -1,90 +1,45 @@
-"""Layers: Dense, Activation, Dropout, Flatten, and the Input marker.
+"""The core layers: Input, Dense, Activation, Dropout, Flatten.
 
-A layer's ``forward(P, X, ctx)`` returns ``(Y, backprop)``; ``backprop(dY)`` returns dX
-(or None when the caller says it needs none) and writes the gradients of the layer's
-parameters into ``P.grads``. Nothing is cached on the layer between calls: everything the
-backward pass needs lives in the closure.
+Each layer's ``forward(P, X, ctx)`` returns ``(Y, backprop)``; see :mod:`anynet.layers.base`
+for the interface every layer follows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from anynet import activations, initializers, regularizers
 from anynet.errors import InputError, InputTypeError
-from anynet.params import Layout, Slots
+from anynet.graph import Node, SymbolicTensor
+from anynet.layers.base import Backprop, Context, Layer
 
-__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Input", "Context"]
-
-Backprop = Callable[..., Any]
-
-
-@dataclass
-class Context:
-    """What one forward/backward pass needs besides parameters and data."""
-
-    xp: Any
-    training: bool = False
-    rng: Any = None                       # the backend generator (dropout masks)
-    kernels: dict[str, Any] = field(default_factory=dict)
-    dtype: Any = None
-
-
-def _shape(name: str, value: Any) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value,)
-    try:
-        shape = tuple(int(d) for d in value)
-        ok = all(int(d) == d and d > 0 for d in value) and len(shape) > 0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise InputError(f"{name} must be a tuple of positive ints such as (784,), got {value!r}.")
-    return shape
-
-
-class Layer:
-    """Base class: a layer without parameters that passes its input through."""
-
-    #: Keras-style base name; the model numbers duplicates ("dense", "dense_1", ...).
-    kind = "layer"
-
-    def __init__(self, *, name: str | None = None, input_shape: Sequence[int] | None = None) -> None:
-        if name is not None and not isinstance(name, str):
-            raise InputTypeError(f"A layer name is a string, got {name!r}.")
-        self.name = name
-        self.input_shape = _shape("input_shape", input_shape) if input_shape is not None else None
-
-    def build(self, index: int, input_shape: tuple[int, ...], layout: Layout) -> tuple[int, ...]:
-        """Register this layer's parameters (if any) and return its output shape (no batch axis)."""
-        return input_shape
-
-    def forward(self, P: Slots, X: Any, ctx: Context, *, activate: bool = True) -> tuple[Any, Backprop]:
-        """Return ``(Y, backprop)`` for a batch X."""
-        return X, lambda dY, need_dX=True: dY
-
-    def get_config(self) -> dict[str, Any]:
-        """Return the constructor arguments, for summaries and saving."""
-        return {"name": self.name}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if v is not None)
-        return f"{type(self).__name__}({args})"
+__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Input", "Context", "Backprop"]
 
 
 class Input(Layer):
-    """Declares the shape of one sample, Keras style: ``Sequential([Input((784,)), Dense(10)])``."""
+    """A model input of samples of ``shape`` (no batch axis); it stands for its symbolic tensor.
+
+    Keras style, in both forms: ``Sequential([Input((784,)), Dense(10)])``, and
+    ``image = Input(shape=(784,), name="image"); h = Dense(64)(image)``.
+    """
 
     kind = "input"
 
     def __init__(self, shape: Sequence[int] | int, *, name: str | None = None) -> None:
         super().__init__(name=name, input_shape=shape)
-        self.shape = self.input_shape
+        self._nodes.append(Node(self, [], self.input_shape))
+
+    @property
+    def shape(self) -> tuple[int | None, ...]:
+        """``(None, *sample_shape)``, as a Keras input tensor's shape."""
+        return (None, *self.input_shape)
+
+    def _as_symbolic(self) -> SymbolicTensor:
+        return self._nodes[0].output
 
     def get_config(self):
-        return {"shape": self.shape, "name": self.name}
+        return {"shape": self.input_shape, "name": self.name}
 
 
 class Dense(Layer):

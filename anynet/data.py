@@ -1,0 +1,133 @@
+"""Inputs and targets as a model takes them: arrays, lists in order, or dicts by name.
+
+:func:`prepare` turns what a user passes to fit / evaluate / predict into a :class:`Data`:
+one array per model input and one per output, checked, cast to the model's dtype and
+placed on its device, all with one sample count. Every refusal names the bad value and
+what was expected.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+from anynet.errors import InputError, InputTypeError
+from anynet.graph import symbolic
+from anynet.validation import as_data_array, check_finite
+
+__all__ = ["Data", "split", "prepare", "sample_shape"]
+
+
+@dataclass(frozen=True)
+class Data:
+    """Inputs ``X`` (a tuple, one array per model input) and targets ``y`` (one per output, or None); ``n`` samples."""
+
+    X: tuple[Any, ...]
+    y: tuple[Any, ...] | None
+    n: int
+
+    def rows(self, a: int, b: int) -> Data:
+        """Return samples a..b-1 of every array."""
+        return Data(tuple(x[a:b, ...] for x in self.X),
+                    None if self.y is None else tuple(t[a:b, ...] for t in self.y), b - a)
+
+    def take(self, idx: Any, xp: Any) -> Data:
+        """Return the samples at the device index vector ``idx``."""
+        return Data(tuple(xp.take(x, idx, axis=0) for x in self.X),
+                    None if self.y is None else tuple(xp.take(t, idx, axis=0) for t in self.y), int(idx.shape[0]))
+
+
+def sample_shape(shape: Any, what: str = "input_shape") -> tuple[int, ...]:
+    """Return a sample shape from ``784``, ``(784,)`` or Keras' batch-first ``(None, 784)``."""
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        shape = (int(shape),)
+    try:
+        dims = list(shape)
+    except TypeError:
+        raise InputTypeError(f"{what} must be an int or a tuple such as (784,) or (None, 784), got {shape!r}.") from None
+    if len(dims) > 1 and dims[0] is None:
+        dims = dims[1:]
+    if not dims or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims):
+        raise InputError(f"{what} must be positive ints such as (784,) or Keras' (None, 784), got {shape!r}.")
+    if any(int(d) < 1 for d in dims):
+        raise InputError(f"Each sample needs at least one value on every axis; got samples of shape {tuple(dims)}.")
+    return tuple(int(d) for d in dims)
+
+
+def _refuse_symbolic(value: Any, what: str) -> None:
+    if symbolic(value) is not None:
+        raise InputTypeError(f"{what} is a symbolic tensor ({symbolic(value)!r}), which holds no data; pass arrays. "
+                             f"Symbolic tensors only build models: an.Model(inputs, outputs).")
+
+
+def split(value: Any, names: list[str], what: str) -> list[Any]:
+    """Return one entry per name from a single array, a list/tuple in order, or a dict by name."""
+    if isinstance(value, dict):
+        missing = [n for n in names if n not in value]
+        unknown = [k for k in value if k not in names]
+        if missing or unknown:
+            raise InputError(f"{what} is a dict with keys {list(value)}, but the model's {what_names(what)} are "
+                             f"{names}" + (f"; missing {missing}" if missing else "")
+                             + (f"; unknown {unknown}" if unknown else "") + ".")
+        items = [value[n] for n in names]
+    elif len(names) > 1:
+        if not isinstance(value, (list, tuple)) or len(value) != len(names):
+            got = f"a {type(value).__name__} of {len(value)}" if isinstance(value, (list, tuple)) else repr(
+                type(value).__name__)
+            raise InputError(f"The model has {len(names)} {what_names(what)} {names}; pass {what} as a list of "
+                             f"{len(names)} arrays in that order or a dict by name, got {got}.")
+        items = list(value)
+    elif isinstance(value, (list, tuple)) and len(value) == 1 and hasattr(value[0], "shape"):
+        items = [value[0]]  # [X] for a model of one input, as Keras takes it
+    else:
+        items = [value]
+    for n, v in zip(names, items):
+        _refuse_symbolic(v, what if len(names) == 1 else f"{what}[{n!r}]")
+    return items
+
+
+def what_names(what: str) -> str:
+    return "outputs" if what.startswith("y") else "inputs"
+
+
+def prepare(model: Any, X: Any, y: Any = None, *, what: str = "") -> Data:
+    """Return X (and y) as a :class:`Data` on ``model``'s device; see the module docstring."""
+    _refuse_symbolic(X, "X")
+    _refuse_symbolic(y, "y")
+    in_names = model.input_names_or_default()
+    xs = split(X, in_names, "X")
+    model._ensure_built(xs, y)
+    p, xp = model.placement, model.placement.xp
+    dtype = getattr(xp, model.dtype)
+    label = (lambda n: "X") if len(in_names) == 1 else (lambda n: f"X[{n!r}]")
+    arrays = []
+    for name, x, shape in zip(in_names, xs, model._input_shapes()):
+        arr, _ = as_data_array(x, p, name=label(name), dtype=dtype)
+        if tuple(arr.shape[1:]) != tuple(shape):
+            raise InputError(model._shape_message(name, tuple(arr.shape), tuple(shape), label(name)))
+        check_finite(arr, xp, label(name))
+        arrays.append(arr)
+    n = int(arrays[0].shape[0])
+    counts = {label(nm): int(a.shape[0]) for nm, a in zip(in_names, arrays)}
+    if len(set(counts.values())) > 1:
+        raise InputError(f"The inputs hold different numbers of samples: {counts}; every input needs one row per "
+                         f"sample.")
+    if y is None:
+        return Data(tuple(arrays), None, n)
+    model._require_compiled("passing targets")
+    heads = model.heads
+    out_names = [h.name for h in heads]
+    ys = split(y, out_names, "y")
+    targets = []
+    for head, t in zip(heads, ys):
+        tw = "y" if len(heads) == 1 else f"y[{head.name!r}]"
+        if t is None:
+            raise InputError(f"{tw} is None: output {head.name!r} has a loss, so it needs targets.")
+        arr, kind = as_data_array(t, p, name=tw)
+        if arr.shape[0] != n:
+            xw = "X" if len(arrays) == 1 else "the inputs"
+            raise InputError(f"{xw} and {tw} hold different numbers of samples: {xw} has {n} (shape "
+                             f"{tuple(arrays[0].shape)}), {tw} has {arr.shape[0]} (shape {tuple(arr.shape)}).")
+        targets.append(head.check_targets(arr, kind, xp, dtype, tw))
+    return Data(tuple(arrays), tuple(targets), n)

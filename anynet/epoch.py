@@ -1,0 +1,150 @@
+"""One epoch of mini-batches by index on the device, with no host sync per batch.
+
+Losses and metric sums accumulate on the device and are read back once per epoch. A
+non-finite loss stops training with :class:`NonFiniteLossError` naming the epoch and
+batch, and the model keeps the weights from before that batch:
+
+- on backends whose arrays live in host memory (NumPy, array-api-strict, torch CPU)
+  reading a loss costs nothing, so each loss is checked before its update;
+- on GPU backends the losses are read back every ``check_every`` batches (default 32);
+  the state at the start of those batches is kept, and when one went bad the model goes
+  back to it and replays, exactly, the batches before the bad one.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+from anynet.callbacks import Callback
+from anynet.data import Data
+from anynet.errors import NonFiniteLossError
+
+__all__ = ["Epoch", "log_names", "read_logs", "batch_values", "overrides", "DEFAULT_CHECK_EVERY"]
+
+DEFAULT_CHECK_EVERY = 32
+
+
+def log_names(model: Any) -> list[str]:
+    """Return the History keys of a model, Keras' way: ``loss`` and metric names for one output;
+    ``loss``, ``<output>_loss`` per output and ``<output>_<metric>`` for several."""
+    heads = model.heads
+    if len(heads) == 1:
+        return ["loss", *(m.name for m in heads[0].metrics)]
+    return ["loss", *(f"{h.name}_loss" for h in heads), *(f"{h.name}_{m.name}" for h in heads for m in h.metrics)]
+
+
+def read_logs(model: Any, names: list[str], sums: list[Any], counts: list[int]) -> dict[str, float]:
+    """Return ``{name: sum / count}`` as Python floats, reading the device sums back at once."""
+    xp, p = model.placement.xp, model.placement
+    dtype = model.params.dtype
+    values = p.backend.to_numpy(xp.stack([xp.asarray(v, dtype=dtype, device=p.device) for v in sums]))
+    return {k: float(values[j]) / counts[j] for j, k in enumerate(names)}
+
+
+def batch_values(model: Any, r: Any, nb: int, xp: Any) -> list[tuple[Any, int]]:
+    """Return ``(sum, count)`` per log name (see :func:`log_names`) for one batch's Result."""
+    out = [(r.loss * nb, nb)]
+    if len(model.heads) > 1:
+        out += [(loss * nb, nb) for loss in r.losses]
+    for head, Y, T in zip(model.heads, r.Y, r.T):
+        out += [m.batch(Y, T, xp) for m in head.metrics]
+    return out
+
+
+def overrides(cb: Callback, hook: str) -> bool:
+    return getattr(getattr(cb, hook), "__func__", None) is not getattr(Callback, hook)
+
+
+class Epoch:
+    """One pass over the data in mini-batches."""
+
+    def __init__(self, model: Any, data: Data, epoch: int, batch_size: int, shuffle: bool,
+                 on_nonfinite: str, check_every: int, batch_cbs: list[Callback]) -> None:
+        self.model, self.data, self.epoch, self.bs = model, data, epoch, batch_size
+        self.on_nonfinite, self.k, self.batch_cbs = on_nonfinite, check_every, batch_cbs
+        p = model.placement
+        self.xp, self.backend = p.xp, p.backend
+        self.steps = math.ceil(data.n / batch_size)
+        # The order is drawn on the host from the model's seed, so every backend sees the
+        # same batches; it crosses to the device once per epoch.
+        self.order = p.backend.from_numpy(model.shuffle_rng.permutation(data.n), p.device) if shuffle else None
+        self.ctx = model.context(training=True)
+        self.decay_mask = model.decay_mask() if model.optimizer.name == "adamw" else None
+        self.names = log_names(model)
+        self.sums: list[Any] = [0.0] * len(self.names)
+        self.counts = [0] * len(self.names)
+        self.skipped: list[int] = []
+
+    def _batch(self, j: int) -> Data:
+        a, b = j * self.bs, min((j + 1) * self.bs, self.data.n)
+        if self.order is None:
+            return self.data.rows(a, b)
+        return self.data.take(self.order[a:b], self.xp)
+
+    def _step(self, j: int, check: bool) -> Any:
+        """Run batch j; return its loss (a 0-d device array), or None if it was refused."""
+        model, xp = self.model, self.xp
+        batch = self._batch(j)
+        nb = batch.n
+        for cb in self.batch_cbs:
+            cb.on_train_batch_begin(j, {"batch": j, "size": nb})
+        r = model.value_and_grad(model.params, batch.X, batch.y, self.ctx)
+        if check and not math.isfinite(float(r.loss)):
+            self._bad(j, float(r.loss))
+            return None
+        model.optimizer.update(model.params, r.grad, model.opt_state, xp, kernels=self.ctx.kernels,
+                               decay_mask=self.decay_mask)
+        for i, (v, c) in enumerate(batch_values(model, r, nb, xp)):
+            self.sums[i], self.counts[i] = self.sums[i] + v, self.counts[i] + c
+        for cb in self.batch_cbs:
+            cb.on_train_batch_end(j, {"batch": j, "size": nb})
+        return r.loss
+
+    def _bad(self, j: int, value: float) -> None:
+        where = f"epoch {self.epoch + 1}, batch {j + 1} of {self.steps}"
+        if self.on_nonfinite == "raise":
+            raise NonFiniteLossError(
+                f"The loss became {value} at {where}; training stopped and the model keeps the weights "
+                f"from before that batch. Try a lower learning rate or check the data; "
+                f"fit(..., on_nonfinite='skip') leaves such batches out instead.", epoch=self.epoch, batch=j)
+        warnings.warn(f"The loss became {value} at {where}; that batch's update was skipped.",
+                      RuntimeWarning, stacklevel=5)
+        self.skipped.append(j)
+
+    def _snapshot(self) -> tuple:
+        xp, m = self.xp, self.model
+        state = {k: (xp.asarray(v, copy=True) if k != "iterations" else v) for k, v in m.opt_state.items()}
+        return xp.asarray(m.params, copy=True), state, m.rng.get_state(), list(self.sums), list(self.counts)
+
+    def _restore(self, snap: tuple) -> None:
+        theta, state, rng_state, sums, counts = snap
+        self.model._theta = theta
+        self.model.opt_state = state
+        self.model.rng.set_state(rng_state)
+        self.sums, self.counts = sums, counts
+
+    def run(self) -> dict[str, float]:
+        j = 0
+        while j < self.steps:
+            if self.k == 1:
+                self._step(j, check=True)
+                j += 1
+                continue
+            stop = min(j + self.k, self.steps)
+            snap = self._snapshot()
+            losses = [self._step(i, check=False) for i in range(j, stop)]
+            values = self.backend.to_numpy(self.xp.stack(losses))
+            bad = next((i for i, v in enumerate(values) if not math.isfinite(float(v))), None)
+            if bad is None:
+                j = stop
+                continue
+            self._restore(snap)
+            for i in range(j, j + bad):  # replay exactly what came before the bad batch
+                self._step(i, check=False)
+            self._bad(j + bad, float(values[bad]))
+            j = j + bad + 1
+        if self.counts[0] == 0:
+            return {k: math.nan for k in self.names}
+        return read_logs(self.model, self.names, self.sums, self.counts)
