@@ -11,7 +11,8 @@ from anynet import backends
 from anynet.backend import Placement, to_placement
 from anynet.errors import InputError, InputTypeError
 
-__all__ = ["check_int", "check_fraction", "as_data_array", "check_finite", "shape_of"]
+__all__ = ["check_int", "check_fraction", "check_number", "check_positive", "check_unit", "check_nonnegative",
+           "as_data_array", "check_finite", "shape_of"]
 
 
 def check_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -31,6 +32,37 @@ def check_fraction(name: str, value: Any) -> float:
         raise InputTypeError(f"{name} must be a number in [0, 1), got {value!r}.") from None
     if not 0.0 <= v < 1.0:
         raise InputError(f"{name} must be in [0, 1), got {value!r}.")
+    return v
+
+
+def check_number(name: str, value: Any, expected: str) -> float:
+    """Return a real number (not a bool, not a str) as a float, or raise InputTypeError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputTypeError(f"{name} must be {expected}, got {value!r} of type {type(value).__name__}.")
+    return float(value)
+
+
+def check_positive(name: str, value: Any) -> float:
+    """Return ``value`` as a finite float > 0, or raise."""
+    v = check_number(name, value, "a positive number")
+    if not 0 < v < float("inf"):
+        raise InputError(f"{name} must be a finite positive number, got {value!r}.")
+    return v
+
+
+def check_unit(name: str, value: Any) -> float:
+    """Return ``value`` as a float in [0, 1), or raise."""
+    v = check_number(name, value, "a number in [0, 1)")
+    if not 0 <= v < 1:
+        raise InputError(f"{name} must be in [0, 1), got {value!r}.")
+    return v
+
+
+def check_nonnegative(name: str, value: Any) -> float:
+    """Return ``value`` as a finite float >= 0, or raise."""
+    v = check_number(name, value, "a number >= 0")
+    if not 0 <= v < float("inf"):
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}.")
     return v
 
 
