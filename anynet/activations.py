@@ -42,12 +42,12 @@ def _sigmoid_portable(Z: Any, xp: Any) -> Any:
     return xp.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
 
 
-def _softmax(Z: Any, xp: Any, axis: int = -1) -> Any:
+def _softmax(Z: Any, xp: Any, axis: int | tuple[int, ...] = -1) -> Any:
     E = xp.exp(Z - xp.max(Z, axis=axis, keepdims=True))
     return E / xp.sum(E, axis=axis, keepdims=True)
 
 
-def _log_softmax(Z: Any, xp: Any, axis: int = -1) -> Any:
+def _log_softmax(Z: Any, xp: Any, axis: int | tuple[int, ...] = -1) -> Any:
     S = Z - xp.max(Z, axis=axis, keepdims=True)
     return S - xp.log(xp.sum(xp.exp(S), axis=axis, keepdims=True))
 
@@ -226,9 +226,13 @@ class Softplus(Activation):
         return dY * Sigmoid().forward(Z, xp, kernels)
 
 
-def _axis(axis: Any) -> int:
+def _axis(axis: Any) -> int | tuple[int, ...]:
+    """Return an axis (an int, or a tuple of ints for a softmax over several axes, as Keras allows)."""
+    if isinstance(axis, (tuple, list)) and axis and all(
+            isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in axis):
+        return tuple(int(a) for a in axis)
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-        raise InputTypeError(f"axis must be an int, got {axis!r}.")
+        raise InputTypeError(f"axis must be an int or a tuple of ints, got {axis!r}.")
     return int(axis)
 
 
@@ -237,7 +241,7 @@ class Softmax(Activation):
 
     name = "softmax"
 
-    def __init__(self, axis: int = -1) -> None:
+    def __init__(self, axis: int | tuple[int, ...] = -1) -> None:
         self.axis = _axis(axis)
         if self.axis != -1:  # a softmax over another axis must not fuse with a last-axis loss
             self.name = f"softmax(axis={self.axis})"
@@ -257,7 +261,7 @@ class LogSoftmax(Activation):
 
     name = "log_softmax"
 
-    def __init__(self, axis: int = -1) -> None:
+    def __init__(self, axis: int | tuple[int, ...] = -1) -> None:
         self.axis = _axis(axis)
 
     def forward(self, Z, xp, kernels=None):
@@ -333,11 +337,11 @@ def softplus(Z: Any, xp: Any = None) -> Any:
     return _softplus(Z, _ns(Z, xp))
 
 
-def softmax(Z: Any, axis: int = -1, *, xp: Any = None) -> Any:
+def softmax(Z: Any, axis: int | tuple[int, ...] = -1, *, xp: Any = None) -> Any:
     """Return the softmax of Z over ``axis`` (the last by default; it sums to 1 there), max-shifted."""
     return _softmax(Z, _ns(Z, xp), _axis(axis))
 
 
-def log_softmax(Z: Any, axis: int = -1, *, xp: Any = None) -> Any:
+def log_softmax(Z: Any, axis: int | tuple[int, ...] = -1, *, xp: Any = None) -> Any:
     """Return log(softmax(Z)) over ``axis``, computed without forming softmax."""
     return _log_softmax(Z, _ns(Z, xp), _axis(axis))

@@ -133,7 +133,8 @@ class Metric:
 
     # -- shapes --------------------------------------------------------------------------------
     def _shape_targets(self, T: Any, Y: Any, xp: Any) -> Any:
-        """Return T shaped like Y (Keras' squeeze-or-expand of one trailing unit axis), or raise."""
+        """Return T shaped like Y (Keras' squeeze-or-expand of one trailing unit axis) in Y's
+        dtype, or raise."""
         if T.ndim == Y.ndim + 1 and T.shape[-1] == 1:
             T = xp.reshape(T, T.shape[:-1])
         elif Y.ndim == T.ndim + 1 and Y.shape[-1] == 1:
@@ -141,7 +142,7 @@ class Metric:
         if tuple(T.shape) != tuple(Y.shape):
             raise InputError(f"{type(self).__name__}: y_true must be shaped like y_pred {tuple(Y.shape)}, got "
                              f"shape {tuple(T.shape)}.")
-        return T
+        return xp.astype(T, Y.dtype) if T.dtype != Y.dtype else T
 
     def _values(self, Y: Any, T: Any, xp: Any) -> Any:
         raise TypeError(f"{type(self).__name__} does not define _values")

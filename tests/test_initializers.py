@@ -126,3 +126,35 @@ def test_a_model_with_seeded_and_orthogonal_initializers_saves_and_loads(tmp_pat
     assert repr(r.layers) == repr(m.layers)
     for a, b in zip(m.get_weights(), r.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+# -- Keras' own initializer tests (random_initializers_test.py, constant_initializers_test.py) --
+
+def test_keras_random_normal_and_uniform():
+    """RandomNormal(0, 1, seed=1234) on (25, 20): std 1 within 0.1, same values per seed;
+    RandomUniform(-1, 1) stays in [minval, maxval)."""
+    init = I.RandomNormal(mean=0.0, stddev=1.0, seed=1234)
+    values = init((25, 20))
+    assert (init.mean, init.stddev, init.seed, values.shape) == (0.0, 1.0, 1234, (25, 20))
+    assert abs(np.std(values) - 1.0) <= 0.1
+    np.testing.assert_array_equal(values, I.RandomNormal(**init.get_config())((25, 20)))
+    u = I.RandomUniform(minval=-1.0, maxval=1.0, seed=1234)((5, 5))
+    assert u.min() >= -1.0 and u.max() < 1.0
+
+
+@pytest.mark.parametrize("mode, n", [("fan_in", 25), ("fan_out", 20)])
+def test_keras_variance_scaling(mode, n):
+    """VarianceScaling(scale=2, seed=1234) on (25, 20): std sqrt(2 / n) within 0.1."""
+    init = I.VarianceScaling(scale=2.0, seed=1234, mode=mode)
+    values = init((25, 20))
+    assert (init.scale, init.seed, values.shape) == (2.0, 1234, (25, 20))
+    assert abs(np.std(values) - math.sqrt(2.0 / n)) <= 0.1
+
+
+@pytest.mark.parametrize("init, want", [
+    (I.Zeros(), np.zeros((3, 3))), (I.Ones(), np.ones((3, 3))), (I.Constant(value=6.0), np.full((3, 3), 6.0)),
+    (I.Identity(gain=2), 2 * np.eye(3)),
+], ids=repr)
+def test_keras_constant_initializers(init, want):
+    np.testing.assert_array_equal(init((3, 3)), want)
+    np.testing.assert_array_equal(type(init)(**init.get_config())((3, 3)), want)
