@@ -126,8 +126,8 @@ def resolve(arrays: Mapping[str, Any] | None = None, *, backend: str | Backend |
 
     NumPy arrays among ``arrays`` count only when no other backend's array is there (host
     data follows device data). Raises DeviceMismatchError when the device arrays live on
-    two backends or devices, or on a backend or device other than the one selected; BackendError / BackendUnavailableError
-    for a name that does not exist or cannot be used here.
+    two backends or devices, or on a backend or device other than the one selected;
+    BackendError / BackendUnavailableError for a name that does not exist or cannot be used here.
     """
     found: dict[tuple[str, str], tuple[str, Backend, Any]] = {}
     host: dict[tuple[str, str], tuple[str, Backend, Any]] = {}

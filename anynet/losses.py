@@ -369,7 +369,8 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
                  output_reduction: str = "sum") -> None:
         super().__init__(from_logits=from_logits, axis=axis, reduction=reduction, name=name,
                          output_reduction=output_reduction)
-        if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral)):
+        if ignore_class is not None and (isinstance(ignore_class, bool)
+                                         or not isinstance(ignore_class, numbers.Integral)):
             raise InputTypeError(f"ignore_class must be an int or None, got {ignore_class!r}.")
         self.ignore_class = None if ignore_class is None else int(ignore_class)
 
@@ -402,9 +403,9 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         if self.ignore_class is not None:
             bad = bad & (T != self.ignore_class)
         if bool(xp.any(bad)):
-            raise InputError(f"Labels must be in 0..{k - 1} for {k} classes"
-                             + (f" (or {self.ignore_class}, the ignored class)" if self.ignore_class is not None else "")
-                             + f"; y_true holds values from {float(xp.min(T)):g} to {float(xp.max(T)):g}.")
+            ignored = f" (or {self.ignore_class}, the ignored class)" if self.ignore_class is not None else ""
+            raise InputError(f"Labels must be in 0..{k - 1} for {k} classes{ignored}"
+                             f"; y_true holds values from {float(xp.min(T)):g} to {float(xp.max(T)):g}.")
         return self.targets(T, k, xp, Y.dtype)
 
     def _mask(self, T, xp):

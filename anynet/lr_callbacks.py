@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
-from typing import Any
 
 from anynet.callback_base import Callback, auto_mode
 from anynet.errors import InputError, InputTypeError

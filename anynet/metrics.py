@@ -320,9 +320,10 @@ def get(spec: str | Metric, loss: Loss | None = None, n_outputs: int | None = No
         raise InputTypeError(f"A metric is a name such as 'accuracy' or an anynet Metric, got {spec!r}.")
     key = spec.lower()
     if key in ("accuracy", "acc"):
-        if isinstance(loss, BinaryCrossentropy) or (n_outputs == 1 and not isinstance(loss, SparseCategoricalCrossentropy)):
+        sparse = isinstance(loss, SparseCategoricalCrossentropy)
+        if isinstance(loss, BinaryCrossentropy) or (n_outputs == 1 and not sparse):
             return BinaryAccuracy(name=spec)
-        if isinstance(loss, SparseCategoricalCrossentropy):
+        if sparse:
             return SparseCategoricalAccuracy(name=spec)
         return CategoricalAccuracy(name=spec)
     if key not in _NAMES:

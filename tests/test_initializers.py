@@ -33,7 +33,8 @@ def test_variance_scaling_variance(init, var):
 
 
 @pytest.mark.parametrize("init, stddev", [
-    (I.HeNormal(), math.sqrt(2 / 400) / I.TRUNCATED_STDDEV), (I.GlorotNormal(), math.sqrt(2 / 700) / I.TRUNCATED_STDDEV),
+    (I.HeNormal(), math.sqrt(2 / 400) / I.TRUNCATED_STDDEV),
+    (I.GlorotNormal(), math.sqrt(2 / 700) / I.TRUNCATED_STDDEV),
     (I.TruncatedNormal(0.5, 0.1), 0.1),
 ], ids=repr)
 def test_truncated_normals_stop_at_two_stddev(init, stddev):

@@ -184,7 +184,8 @@ LOSS_CASES = [
      None, SEG_WANT, CLOSE),
     ("scce-multi-class-segmentation-axis0-exact", SCCE(axis=0), MC_T, np.moveaxis(MC_P, 2, 0), None, 0.0, CLOSE),
     ("scce-multi-class-segmentation-axis0", SCCE(axis=0), MC_T, np.moveaxis(MC_P2, 2, 0), None, MC_WANT, CLOSE),
-    ("scce-multi-class-segmentation-axis1", SCCE(axis=1), np.stack([MC_T] * 3), np.stack([np.moveaxis(MC_P2, 2, 0)] * 3),
+    ("scce-multi-class-segmentation-axis1", SCCE(axis=1), np.stack([MC_T] * 3),
+     np.stack([np.moveaxis(MC_P2, 2, 0)] * 3),
      None, MC_WANT, CLOSE),
     ("scce-docstring", SCCE(), [1, 2], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]], None, 1.177, dec()),
     ("scce-docstring-weighted", SCCE(), [1, 2], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]], [0.3, 0.7], 0.814, dec()),
@@ -457,7 +458,8 @@ def test_metric_configs(backend):
     for m, name in ((metrics.BinaryAccuracy(name="binary_accuracy"), "binary_accuracy"),
                     (metrics.TopKCategoricalAccuracy(k=1, name="top_k_categorical_accuracy"),
                      "top_k_categorical_accuracy"),
-                    (metrics.SparseTopKCategoricalAccuracy(k=1, from_sorted_ids=True), "sparse_top_k_categorical_accuracy"),
+                    (metrics.SparseTopKCategoricalAccuracy(k=1, from_sorted_ids=True),
+                     "sparse_top_k_categorical_accuracy"),
                     (metrics.MeanAbsoluteError(name="my_mae"), "my_mae")):
         again = type(m)(**m.get_config())
         assert again.name == name and again.get_config() == m.get_config()
