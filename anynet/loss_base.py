@@ -7,10 +7,10 @@ import numbers
 from typing import Any
 
 import array_api_compat
-import numpy as np
 
 from anynet.errors import InputError, InputTypeError
-from anynet.reduction import as_weights, check_reduction, place_like, reduce
+from anynet.reduction import as_weights, check_reduction, reduce
+from anynet.validation import host_array, place_like
 
 __all__ = ["Loss", "EPSILON", "to_last", "from_last", "check_smoothing"]
 
@@ -105,7 +105,7 @@ class Loss:
         if array_api_compat.is_array_api_obj(y_pred):
             Y = y_pred
         else:
-            Y = np.asarray(y_pred, dtype=np.float64)
+            Y = host_array(y_pred, "y_pred")
         xp = array_api_compat.array_namespace(Y)
         if not xp.isdtype(Y.dtype, "real floating"):
             Y = xp.astype(Y, xp.float64)

@@ -22,11 +22,10 @@ import numbers
 from typing import Any
 
 import array_api_compat
-import numpy as np
 
 from anynet.errors import InputError, InputTypeError, unknown_name
 from anynet.losses import BinaryCrossentropy, Loss, SparseCategoricalCrossentropy
-from anynet.reduction import place_like
+from anynet.validation import host_array, place_like
 
 __all__ = ["Metric", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
            "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError",
@@ -94,7 +93,7 @@ class Metric:
     # -- Keras' stateful API -------------------------------------------------------------------
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add a batch of targets and predictions (host data or arrays) to the running value."""
-        Y = y_pred if array_api_compat.is_array_api_obj(y_pred) else np.asarray(y_pred, dtype=np.float64)
+        Y = y_pred if array_api_compat.is_array_api_obj(y_pred) else host_array(y_pred, "y_pred")
         xp = array_api_compat.array_namespace(Y)
         if not xp.isdtype(Y.dtype, "real floating"):
             Y = xp.astype(Y, xp.float64)

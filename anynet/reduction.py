@@ -22,12 +22,10 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-import numpy as np
+from anynet.errors import InputError
+from anynet.validation import place_like
 
-from anynet import backends
-from anynet.errors import InputError, InputTypeError
-
-__all__ = ["REDUCTIONS", "check_reduction", "place_like", "as_weights", "reduce"]
+__all__ = ["REDUCTIONS", "check_reduction", "as_weights", "reduce"]
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 _MEANS = ("sum_over_batch_size", "mean")
@@ -38,21 +36,6 @@ def check_reduction(reduction: Any) -> str | None:
     if isinstance(reduction, str) and reduction in REDUCTIONS or reduction is None:
         return reduction
     raise InputError(f"reduction must be one of {[r for r in REDUCTIONS if r]} or None, got {reduction!r}.")
-
-
-def place_like(x: Any, like: Any, xp: Any, name: str) -> Any:
-    """Return array-like ``x`` (host data, or an array of ``like``'s backend) on ``like``'s
-    device, keeping its dtype family: what a direct call such as ``loss(y_true, y_pred)`` accepts."""
-    adapter = backends.for_array(x)
-    if adapter is not None and adapter is backends.for_array(like):
-        return x
-    try:
-        host = np.asarray(x if adapter is None else adapter.to_numpy(x))
-    except (TypeError, ValueError) as exc:
-        raise InputTypeError(f"{name} could not be read as an array ({exc}).") from None
-    if host.dtype.kind not in "biuf":
-        raise InputTypeError(f"{name} must hold real numbers, got dtype {host.dtype}.")
-    return xp.asarray(host, device=like.device)
 
 
 def _to(x: Any, like: Any, xp: Any) -> Any:

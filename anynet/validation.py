@@ -11,7 +11,7 @@ from anynet import backends
 from anynet.backend import Placement, to_placement
 from anynet.errors import InputError, InputTypeError
 
-__all__ = ["check_int", "check_fraction", "check_number", "check_positive", "check_unit", "check_nonnegative",
+__all__ = ["check_int", "check_fraction", "place_like", "host_array", "check_number", "check_positive", "check_unit", "check_nonnegative",
            "as_data_array", "check_finite", "shape_of"]
 
 
@@ -120,6 +120,29 @@ def as_data_array(x: Any, placement: Placement, *, name: str, dtype: Any = None)
     if dtype is not None and arr.dtype != dtype:
         arr = xp.astype(arr, dtype)
     return arr, kind
+
+
+def place_like(x: Any, like: Any, xp: Any, name: str) -> Any:
+    """Return array-like ``x`` (host data, or an array of ``like``'s backend) on ``like``'s
+    device, keeping its dtype family: what a direct call such as ``loss(y_true, y_pred)`` accepts."""
+    adapter = backends.for_array(x)
+    if adapter is not None and adapter is backends.for_array(like):
+        return x
+    try:
+        host = np.asarray(x if adapter is None else adapter.to_numpy(x))
+    except (TypeError, ValueError) as exc:
+        raise InputTypeError(f"{name} could not be read as an array ({exc}).") from None
+    if host.dtype.kind not in "biuf":
+        raise InputTypeError(f"{name} must hold real numbers, got dtype {host.dtype}.")
+    return xp.asarray(host, device=like.device)
+
+
+def host_array(x: Any, name: str) -> np.ndarray:
+    """Return host data (a list, a pandas object, a NumPy array) as a float64 NumPy array."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputTypeError(f"{name} could not be read as an array of numbers ({exc}).") from None
 
 
 def check_finite(x: Any, xp: Any, name: str) -> None:
