@@ -3,16 +3,23 @@
 Each activation is an :class:`Activation` with ``forward(Z, xp) -> Y`` and
 ``backward(dY, Z, Y, xp) -> dZ`` (it gets both Z and Y so it can use the cheaper one).
 The functions ``sigmoid(Z)``, ``relu(Z)``, ... are the same maths for direct use.
+
+Arguments follow Keras 3: ``relu(negative_slope, max_value, threshold)``,
+``leaky_relu(negative_slope=0.2)`` (``alpha`` is kept as the older name), ``elu(alpha)``,
+``softmax(axis=-1)`` and ``log_softmax(axis=-1)``. A softmax over another axis than the
+last is named ``"softmax(axis=k)"``, so a model fuses it only with a
+``CategoricalCrossentropy(axis=k)``.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import array_api_compat
 
-from anynet.errors import lookup
+from anynet.errors import InputError, InputTypeError, lookup
 
 __all__ = [
     "Activation", "get", "names",
@@ -35,14 +42,14 @@ def _sigmoid_portable(Z: Any, xp: Any) -> Any:
     return xp.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
 
 
-def _softmax(Z: Any, xp: Any) -> Any:
-    E = xp.exp(Z - xp.max(Z, axis=-1, keepdims=True))
-    return E / xp.sum(E, axis=-1, keepdims=True)
+def _softmax(Z: Any, xp: Any, axis: int | tuple[int, ...] = -1) -> Any:
+    E = xp.exp(Z - xp.max(Z, axis=axis, keepdims=True))
+    return E / xp.sum(E, axis=axis, keepdims=True)
 
 
-def _log_softmax(Z: Any, xp: Any) -> Any:
-    S = Z - xp.max(Z, axis=-1, keepdims=True)
-    return S - xp.log(xp.sum(xp.exp(S), axis=-1, keepdims=True))
+def _log_softmax(Z: Any, xp: Any, axis: int | tuple[int, ...] = -1) -> Any:
+    S = Z - xp.max(Z, axis=axis, keepdims=True)
+    return S - xp.log(xp.sum(xp.exp(S), axis=axis, keepdims=True))
 
 
 def _softmax_and_log(Z: Any, xp: Any) -> tuple[Any, Any]:
@@ -119,32 +126,77 @@ def _step(Z: Any, xp: Any) -> Any:
     return xp.astype(Z > 0, Z.dtype)
 
 
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputTypeError(f"{name} must be a number, got {value!r}.")
+    return float(value)
+
+
 class ReLU(Activation):
+    """Keras' relu: ``Z`` above ``threshold`` (else 0), capped at ``max_value``, minus
+    ``negative_slope * (threshold - Z)`` below the threshold."""
+
     name = "relu"
 
+    def __init__(self, negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0) -> None:
+        self.negative_slope = _number("negative_slope", negative_slope)
+        self.max_value = None if max_value is None else _number("max_value", max_value)
+        if self.max_value is not None and self.max_value < 0:
+            raise InputError(f"max_value must be >= 0, got {max_value!r}.")
+        self.threshold = _number("threshold", threshold)
+        self._plain = self.negative_slope == 0.0 and self.max_value is None and self.threshold == 0.0
+
     def forward(self, Z, xp, kernels=None):
-        return xp.maximum(Z, 0.0)
+        if self._plain:
+            return xp.maximum(Z, 0.0)
+        t = self.threshold
+        Y = xp.where(Z > t, Z, 0.0) if t else xp.maximum(Z, 0.0)
+        if self.max_value is not None:
+            Y = xp.clip(Y, 0.0, self.max_value)
+        if self.negative_slope:
+            Y = Y - self.negative_slope * xp.maximum(t - Z, 0.0)
+        return Y
 
     def backward(self, dY, Z, Y, xp, kernels=None):
-        return dY * _step(Z, xp)
+        if self._plain:
+            return dY * _step(Z, xp)
+        passes = Z > self.threshold
+        if self.max_value is not None:
+            passes = passes & (Z >= 0.0) & (Z <= self.max_value)
+        d = xp.astype(passes, Z.dtype)
+        if self.negative_slope:
+            d = d + self.negative_slope * xp.astype(Z < self.threshold, Z.dtype)
+        return dY * d
+
+    def get_config(self):
+        return {"negative_slope": self.negative_slope, "max_value": self.max_value, "threshold": self.threshold}
 
 
 class LeakyReLU(Activation):
+    """``Z`` where ``Z > 0``, else ``negative_slope * Z`` (Keras' default 0.2; ``alpha`` is
+    the older name of the same argument)."""
+
     name = "leaky_relu"
 
-    def __init__(self, alpha: float = 0.2) -> None:
-        self.alpha = float(alpha)
+    def __init__(self, negative_slope: float = 0.2, *, alpha: float | None = None) -> None:
+        self.negative_slope = _number("negative_slope", negative_slope if alpha is None else alpha)
+
+    @property
+    def alpha(self) -> float:
+        return self.negative_slope
 
     def forward(self, Z, xp, kernels=None):
-        if self.alpha <= 1.0:  # then max(z, alpha z) is z for z > 0 and alpha z otherwise
-            return xp.maximum(Z, self.alpha * Z)
-        return xp.where(Z > 0, Z, self.alpha * Z)
+        a = self.negative_slope
+        if a <= 1.0:  # then max(z, a z) is z for z > 0 and a z otherwise
+            return xp.maximum(Z, a * Z)
+        return xp.where(Z > 0, Z, a * Z)
 
     def backward(self, dY, Z, Y, xp, kernels=None):
-        return dY * (self.alpha + (1.0 - self.alpha) * _step(Z, xp))
+        a = self.negative_slope
+        return dY * (a + (1.0 - a) * _step(Z, xp))
 
     def get_config(self):
-        return {"alpha": self.alpha}
+        return {"negative_slope": self.negative_slope}
 
 
 class ELU(Activation):
@@ -174,26 +226,52 @@ class Softplus(Activation):
         return dY * Sigmoid().forward(Z, xp, kernels)
 
 
+def _axis(axis: Any) -> int | tuple[int, ...]:
+    """Return an axis (an int, or a tuple of ints for a softmax over several axes, as Keras allows)."""
+    if isinstance(axis, (tuple, list)) and axis and all(
+            isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in axis):
+        return tuple(int(a) for a in axis)
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise InputTypeError(f"axis must be an int or a tuple of ints, got {axis!r}.")
+    return int(axis)
+
+
 class Softmax(Activation):
-    """Softmax over the last axis, shifted by the row maximum."""
+    """Softmax over ``axis`` (the last by default), shifted by the maximum."""
 
     name = "softmax"
 
+    def __init__(self, axis: int | tuple[int, ...] = -1) -> None:
+        self.axis = _axis(axis)
+        if self.axis != -1:  # a softmax over another axis must not fuse with a last-axis loss
+            self.name = f"softmax(axis={self.axis})"
+
     def forward(self, Z, xp, kernels=None):
-        return _softmax(Z, xp)
+        return _softmax(Z, xp, self.axis)
 
     def backward(self, dY, Z, Y, xp, kernels=None):
-        return Y * (dY - xp.sum(dY * Y, axis=-1, keepdims=True))
+        return Y * (dY - xp.sum(dY * Y, axis=self.axis, keepdims=True))
+
+    def get_config(self):
+        return {"axis": self.axis}
 
 
 class LogSoftmax(Activation):
+    """log(softmax(Z)) over ``axis``, computed without forming the softmax."""
+
     name = "log_softmax"
 
+    def __init__(self, axis: int | tuple[int, ...] = -1) -> None:
+        self.axis = _axis(axis)
+
     def forward(self, Z, xp, kernels=None):
-        return _log_softmax(Z, xp)
+        return _log_softmax(Z, xp, self.axis)
 
     def backward(self, dY, Z, Y, xp, kernels=None):
-        return dY - xp.exp(Y) * xp.sum(dY, axis=-1, keepdims=True)
+        return dY - xp.exp(Y) * xp.sum(dY, axis=self.axis, keepdims=True)
+
+    def get_config(self):
+        return {"axis": self.axis}
 
 
 _REGISTRY: dict[str, type[Activation]] = {
@@ -238,14 +316,15 @@ def tanh(Z: Any, xp: Any = None) -> Any:
     return _ns(Z, xp).tanh(Z)
 
 
-def relu(Z: Any, xp: Any = None) -> Any:
-    """Return max(Z, 0)."""
-    return ReLU().forward(Z, _ns(Z, xp))
+def relu(Z: Any, negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0, *,
+         xp: Any = None) -> Any:
+    """Return Keras' relu of Z, same shape: max(Z, 0) with the default arguments."""
+    return ReLU(negative_slope, max_value, threshold).forward(Z, _ns(Z, xp))
 
 
-def leaky_relu(Z: Any, alpha: float = 0.2, xp: Any = None) -> Any:
-    """Return Z where Z > 0, else alpha * Z."""
-    return LeakyReLU(alpha).forward(Z, _ns(Z, xp))
+def leaky_relu(Z: Any, negative_slope: float = 0.2, xp: Any = None) -> Any:
+    """Return Z where Z > 0, else negative_slope * Z."""
+    return LeakyReLU(negative_slope).forward(Z, _ns(Z, xp))
 
 
 def elu(Z: Any, alpha: float = 1.0, xp: Any = None) -> Any:
@@ -258,11 +337,11 @@ def softplus(Z: Any, xp: Any = None) -> Any:
     return _softplus(Z, _ns(Z, xp))
 
 
-def softmax(Z: Any, xp: Any = None) -> Any:
-    """Return the softmax of Z over its last axis (rows sum to 1), max-shifted."""
-    return _softmax(Z, _ns(Z, xp))
+def softmax(Z: Any, axis: int | tuple[int, ...] = -1, *, xp: Any = None) -> Any:
+    """Return the softmax of Z over ``axis`` (the last by default; it sums to 1 there), max-shifted."""
+    return _softmax(Z, _ns(Z, xp), _axis(axis))
 
 
-def log_softmax(Z: Any, xp: Any = None) -> Any:
-    """Return log(softmax(Z)) over the last axis, computed without forming softmax."""
-    return _log_softmax(Z, _ns(Z, xp))
+def log_softmax(Z: Any, axis: int | tuple[int, ...] = -1, *, xp: Any = None) -> Any:
+    """Return log(softmax(Z)) over ``axis``, computed without forming softmax."""
+    return _log_softmax(Z, _ns(Z, xp), _axis(axis))

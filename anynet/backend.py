@@ -10,9 +10,12 @@ Precedence, first match wins:
 5. the backend and device of the input arrays;
 6. NumPy on the CPU.
 
-Arrays of two backends or two devices in one call raise :class:`DeviceMismatchError`
-naming both. Host data (NumPy arrays, lists, scalars) goes to a backend only when one
-was chosen by 1-4; nothing is copied between devices behind the user's back.
+Host data (NumPy arrays, lists, pandas, scalars) never decides when a device array comes
+with it: host data given together with arrays of one backend and device in the same call
+(``fit(torch_X, numpy_y)``) follows them to that device, copied once when the call checks
+its inputs. It also goes where a backend chosen by 1-4 points. Arrays of two backends or
+two devices in one call raise :class:`DeviceMismatchError` naming both: nothing is copied
+between devices behind the user's back.
 """
 
 from __future__ import annotations
@@ -121,18 +124,22 @@ def resolve(arrays: Mapping[str, Any] | None = None, *, backend: str | Backend |
             device: Any = None) -> Placement:
     """Return the Placement for a call with the named input ``arrays``, by the precedence above.
 
-    Raises DeviceMismatchError when the arrays live on two backends or devices, or on a
-    backend or device other than the one selected; BackendError / BackendUnavailableError
-    for a name that does not exist or cannot be used here.
+    NumPy arrays among ``arrays`` count only when no other backend's array is there (host
+    data follows device data). Raises DeviceMismatchError when the device arrays live on
+    two backends or devices, or on a backend or device other than the one selected;
+    BackendError / BackendUnavailableError for a name that does not exist or cannot be used here.
     """
     found: dict[tuple[str, str], tuple[str, Backend, Any]] = {}
+    host: dict[tuple[str, str], tuple[str, Backend, Any]] = {}
     for name, x in (arrays or {}).items():
         if x is None:
             continue
         adapter = backends.for_array(x)
         if adapter is not None:
             dev = adapter.device_of(x)
-            found.setdefault((adapter.name, str(dev)), (name, adapter, dev))
+            # NumPy arrays are host data: they decide only when no device array is given.
+            (host if adapter.name == "numpy" else found).setdefault((adapter.name, str(dev)), (name, adapter, dev))
+    found = found or host
     if len(found) > 1:
         (n1, a1, d1), (n2, a2, d2) = list(found.values())[:2]
         raise DeviceMismatchError(

@@ -1,5 +1,6 @@
-"""Training callbacks: History, EarlyStopping, the Keras-style progress bar, and the base
-class users subclass.
+"""Training callbacks: History, EarlyStopping, ModelCheckpoint, the Keras-style progress
+bar, CSVLogger, TerminateOnNaN, ReduceLROnPlateau and LearningRateScheduler (from
+:mod:`anynet.lr_callbacks`), and the base class users subclass.
 
 Epoch-level hooks receive ``logs`` with the epoch's Python floats (``loss``, metrics,
 ``val_...``). Batch-level hooks receive only ``{"batch": i, "size": n}``: reading a loss
@@ -14,42 +15,14 @@ import sys
 import time
 from typing import IO, Any
 
-from anynet.errors import InputError, InputTypeError
+from anynet.callback_base import Callback, LambdaCallback, auto_mode
+from anynet.errors import InputError, InputTypeError, NonFiniteLossError
+from anynet.lr_callbacks import LearningRateScheduler, ReduceLROnPlateau
 from anynet.saving import save
 from anynet.validation import check_int
 
 __all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "ProgbarLogger", "LambdaCallback",
-           "format_value"]
-
-
-class Callback:
-    """Base class; override the hooks you need. ``self.model`` is set before training."""
-
-    model: Any = None
-    params: dict[str, Any] = {}
-
-    def set_model(self, model: Any) -> None:
-        self.model = model
-
-    def set_params(self, params: dict[str, Any]) -> None:
-        self.params = params
-
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None: ...
-    def on_train_end(self, logs: dict[str, Any] | None = None) -> None: ...
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None: ...
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None: ...
-    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None: ...
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None: ...
-
-
-class LambdaCallback(Callback):
-    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
-
-    def __init__(self, **hooks: Any) -> None:
-        for name, fn in hooks.items():
-            if not name.startswith("on_") or not hasattr(Callback, name):
-                raise InputError(f"LambdaCallback got unknown hook {name!r}.")
-            setattr(self, name, fn)
+           "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "format_value"]
 
 
 class History(Callback):
@@ -86,7 +59,7 @@ class EarlyStopping(Callback):
         self.restore_best_weights = bool(restore_best_weights)
         self.baseline = baseline
         self.start_from_epoch = int(start_from_epoch)
-        self.mode = _auto_mode(mode, monitor, "EarlyStopping")
+        self.mode = auto_mode(mode, monitor, "EarlyStopping")
         self.stopped_epoch: int | None = None
         self.best_epoch: int | None = None
 
@@ -125,14 +98,6 @@ class EarlyStopping(Callback):
             self.model.params = self.best_weights
 
 
-def _auto_mode(mode: str, monitor: str, who: str) -> str:
-    if mode not in ("auto", "min", "max"):
-        raise InputError(f"{who} mode must be 'auto', 'min' or 'max', got {mode!r}.")
-    if mode == "auto":
-        return "max" if any(w in monitor for w in ("acc", "auc", "precision", "recall")) else "min"
-    return mode
-
-
 class ModelCheckpoint(Callback):
     """Save the model (everything ``fit(..., resume_from=path)`` needs) at the end of epochs.
 
@@ -153,7 +118,7 @@ class ModelCheckpoint(Callback):
         self.monitor = monitor
         self.save_best_only = bool(save_best_only)
         self.save_freq_epochs = check_int("save_freq_epochs", save_freq_epochs)
-        self.mode = _auto_mode(mode, monitor, "ModelCheckpoint")
+        self.mode = auto_mode(mode, monitor, "ModelCheckpoint")
         self.verbose = verbose
         self.best = math.inf if self.mode == "min" else -math.inf
         self.last_saved: str | None = None
@@ -245,3 +210,68 @@ class ProgbarLogger(Callback):
             line = f"{steps}/{steps} - {elapsed:.0f}s - {per_step}{values}"
         self.stream.write(("\r" if self._live else "") + line + "\n")
         self.stream.flush()
+
+
+class CSVLogger(Callback):
+    """Write one CSV row per epoch: ``epoch`` (0-based, as Keras) and every logged value,
+    columns sorted as Keras sorts them (``val_`` columns added when there are none yet).
+    ``append=True`` adds to an existing file without a second header."""
+
+    def __init__(self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False) -> None:
+        if isinstance(filename, bool) or not isinstance(filename, (str, os.PathLike)):
+            raise InputTypeError(f"CSVLogger filename must be a str or os.PathLike, got {filename!r}.")
+        self.filename = os.fspath(filename)
+        self.sep = separator
+        self.append = bool(append)
+        self.keys: list[str] | None = None
+        self._file: IO[str] | None = None
+
+    def on_train_begin(self, logs=None):
+        header = not (self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0)
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._header = header
+        self.keys = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        import csv
+
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if self.keys and not any(k.startswith("val_") for k in self.keys):
+                self.keys += [f"val_{k}" for k in self.keys]
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *self.keys], delimiter=self.sep)
+            if self._header:
+                self._writer.writeheader()
+        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+
+
+class TerminateOnNaN(Callback):
+    """Stop training when a logged ``loss`` is NaN or infinite (or raise NonFiniteLossError
+    with ``raise_error=True``). anynet's fit already stops at a non-finite batch loss unless
+    ``on_nonfinite="skip"``; this callback reads the epoch's loss (and a batch's, where the
+    batch logs carry one)."""
+
+    def __init__(self, raise_error: bool = False) -> None:
+        self.raise_error = bool(raise_error)
+
+    def _check(self, where: str, logs: dict[str, Any] | None, epoch: int | None, batch: int | None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        if self.raise_error:
+            raise NonFiniteLossError(f"The loss became {loss} at {where}; TerminateOnNaN stops training.",
+                                     epoch=epoch, batch=batch)  # type: ignore[arg-type]
+        print(f"{where[0].upper()}{where[1:]}: invalid loss {loss}, terminating training")
+        self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(f"batch {batch}", logs, None, batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(f"epoch {epoch + 1}", logs, epoch, None)

@@ -100,6 +100,11 @@ class Layout:
                                                 dtype=np.float64).reshape(-1)
         return theta.astype(dtype)
 
+    def segments(self) -> list[tuple[int, int]]:
+        """Return ``(start, stop)`` of every parameter in the flat vector, in order: what
+        an optimizer's per-variable ``clipnorm`` clips separately."""
+        return [(s.offset, s.stop) for s in self.specs]
+
     def decay_mask(self, xp: Any, dtype: Any, device: Any) -> Any:
         """Return a flat 0/1 vector: 1 where weight decay applies (kernels)."""
         m = np.zeros(self.size)

@@ -11,7 +11,8 @@ from anynet import backends
 from anynet.backend import Placement, to_placement
 from anynet.errors import InputError, InputTypeError
 
-__all__ = ["check_int", "check_fraction", "as_data_array", "check_finite", "shape_of"]
+__all__ = ["check_int", "check_fraction", "place_like", "host_array", "check_number", "check_positive", "check_unit", "check_nonnegative",
+           "as_data_array", "check_finite", "shape_of"]
 
 
 def check_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -31,6 +32,37 @@ def check_fraction(name: str, value: Any) -> float:
         raise InputTypeError(f"{name} must be a number in [0, 1), got {value!r}.") from None
     if not 0.0 <= v < 1.0:
         raise InputError(f"{name} must be in [0, 1), got {value!r}.")
+    return v
+
+
+def check_number(name: str, value: Any, expected: str) -> float:
+    """Return a real number (not a bool, not a str) as a float, or raise InputTypeError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputTypeError(f"{name} must be {expected}, got {value!r} of type {type(value).__name__}.")
+    return float(value)
+
+
+def check_positive(name: str, value: Any) -> float:
+    """Return ``value`` as a finite float > 0, or raise."""
+    v = check_number(name, value, "a positive number")
+    if not 0 < v < float("inf"):
+        raise InputError(f"{name} must be a finite positive number, got {value!r}.")
+    return v
+
+
+def check_unit(name: str, value: Any) -> float:
+    """Return ``value`` as a float in [0, 1), or raise."""
+    v = check_number(name, value, "a number in [0, 1)")
+    if not 0 <= v < 1:
+        raise InputError(f"{name} must be in [0, 1), got {value!r}.")
+    return v
+
+
+def check_nonnegative(name: str, value: Any) -> float:
+    """Return ``value`` as a finite float >= 0, or raise."""
+    v = check_number(name, value, "a number >= 0")
+    if not 0 <= v < float("inf"):
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}.")
     return v
 
 
@@ -88,6 +120,29 @@ def as_data_array(x: Any, placement: Placement, *, name: str, dtype: Any = None)
     if dtype is not None and arr.dtype != dtype:
         arr = xp.astype(arr, dtype)
     return arr, kind
+
+
+def place_like(x: Any, like: Any, xp: Any, name: str) -> Any:
+    """Return array-like ``x`` (host data, or an array of ``like``'s backend) on ``like``'s
+    device, keeping its dtype family: what a direct call such as ``loss(y_true, y_pred)`` accepts."""
+    adapter = backends.for_array(x)
+    if adapter is not None and adapter is backends.for_array(like):
+        return x
+    try:
+        host = np.asarray(x if adapter is None else adapter.to_numpy(x))
+    except (TypeError, ValueError) as exc:
+        raise InputTypeError(f"{name} could not be read as an array ({exc}).") from None
+    if host.dtype.kind not in "biuf":
+        raise InputTypeError(f"{name} must hold real numbers, got dtype {host.dtype}.")
+    return xp.asarray(host, device=like.device)
+
+
+def host_array(x: Any, name: str) -> np.ndarray:
+    """Return host data (a list, a pandas object, a NumPy array) as a float64 NumPy array."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputTypeError(f"{name} could not be read as an array of numbers ({exc}).") from None
 
 
 def check_finite(x: Any, xp: Any, name: str) -> None:

@@ -104,11 +104,19 @@ def test_context_does_not_leak_between_async_tasks():
     assert asyncio.run(main()) == ["array_api_strict", "numpy"]
 
 
+def test_host_data_follows_the_device_array_of_the_same_call():
+    """NumPy (or list) data given with a device array goes to that array's device."""
+    p = resolve({"X": np.ones(3), "y": strict.asarray([1.0], device=DEV1), "w": [1.0, 2.0]})
+    assert p.backend.name == "array_api_strict" and p.device == DEV1
+    assert to_placement(np.ones(3), p, name="X").device == DEV1
+
+
 def test_two_backends_in_one_call_name_both():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
     with pytest.raises(DeviceMismatchError) as e:
-        resolve({"X": np.ones(3), "y": strict.asarray([1.0])})
+        resolve({"X": torch.ones(3), "y": strict.asarray([1.0])})
     msg = str(e.value)
-    assert "X is a numpy array on cpu" in msg and "y is a array_api_strict array" in msg
+    assert "X is a torch array on cpu" in msg and "y is a array_api_strict array" in msg
 
 
 def test_two_devices_in_one_call_name_both():
@@ -184,3 +192,17 @@ def test_model_refuses_data_from_another_device():
     assert model.params.device == DEV1
     with pytest.raises(DeviceMismatchError, match="X is on device .*CPU_DEVICE.* but the computation runs on"):
         model.predict(strict.asarray(X))
+
+
+def test_model_takes_host_targets_with_device_inputs():
+    """fit(device X, NumPy y) trains on X's device, y copied there once; predict on host data
+    afterwards goes to the model's device too."""
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
+    model = anynet.Sequential([anynet.layers.Dense(3, activation="softmax")], seed=0)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(strict.asarray(X, device=DEV1), y, validation_data=(X, y), epochs=1, verbose=0)
+    assert model.params.device == DEV1
+    assert model.predict(X).shape == (40, 3)
+    with pytest.raises(DeviceMismatchError):
+        model.fit(strict.asarray(X, device=DEV1), strict.asarray(y), epochs=1, verbose=0)

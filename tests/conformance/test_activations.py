@@ -185,12 +185,12 @@ FUNCTIONS = [
     ("linear", None, lambda Z, xp: activations.linear(Z, xp)),
     ("sigmoid", None, lambda Z, xp: activations.sigmoid(Z, xp)),
     ("tanh", None, lambda Z, xp: activations.tanh(Z, xp)),
-    ("relu", None, lambda Z, xp: activations.relu(Z, xp)),
+    ("relu", None, lambda Z, xp: activations.relu(Z, xp=xp)),
     ("leaky_relu", 0.1, lambda Z, xp: activations.leaky_relu(Z, 0.1, xp)),
     ("elu", 0.7, lambda Z, xp: activations.elu(Z, 0.7, xp)),
     ("softplus", None, lambda Z, xp: activations.softplus(Z, xp)),
-    ("softmax", None, lambda Z, xp: activations.softmax(Z, xp)),
-    ("log_softmax", None, lambda Z, xp: activations.log_softmax(Z, xp)),
+    ("softmax", None, lambda Z, xp: activations.softmax(Z, xp=xp)),
+    ("log_softmax", None, lambda Z, xp: activations.log_softmax(Z, xp=xp)),
 ]
 
 
@@ -311,3 +311,83 @@ def test_get_unknown_name_suggests_the_closest(backend):
 def test_get_rejects_non_strings(backend, bad):
     with pytest.raises(InputTypeError, match="activation"):
         activations.get(bad)
+
+
+# -- Keras' arguments: relu's negative_slope, max_value, threshold; axis ------------------
+
+def ref_keras_relu(z: np.ndarray, negative_slope: float, max_value, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Keras 3's relu, written out, and its derivative away from the kinks."""
+    y = np.where(z > threshold, z, 0.0)
+    d = (z > threshold).astype(float)
+    if max_value is not None:
+        d = d * ((y >= 0) & (y <= max_value))
+        y = np.clip(y, 0.0, max_value)
+    y = y - negative_slope * np.maximum(threshold - z, 0.0)
+    d = d + negative_slope * (z < threshold)
+    return y, d
+
+
+RELU_ARGS = [(0.5, None, 0.0), (0.0, 2.0, 0.0), (0.0, None, 1.5), (0.3, 4.0, -1.0), (0.0, 6.0, 0.0)]
+
+
+@pytest.mark.parametrize("negative_slope, max_value, threshold", RELU_ARGS, ids=str)
+def test_relu_arguments(backend, dtype, negative_slope, max_value, threshold):
+    """ReLU(negative_slope, max_value, threshold) and relu(...) follow Keras; backward is the
+    derivative and passes the gradient check."""
+    z = _z(seed=20)
+    z = np.where(np.abs(z - threshold) < 1e-2, threshold + 0.5, z)  # away from the kinks
+    if max_value is not None:
+        z = np.where(np.abs(z - max_value) < 1e-2, max_value + 0.5, z)
+    z = z.astype(dtype)
+    y, d = ref_keras_relu(z.astype(np.float64), negative_slope, max_value, threshold)
+    act = activations.ReLU(negative_slope, max_value, threshold)
+    Z = put(backend, z)
+    Y = act.forward(Z, backend.xp)
+    assert_close(backend, Y, y, dtype)
+    assert_close(backend, activations.relu(Z, negative_slope, max_value, threshold), y, dtype)
+    dy = np.random.default_rng(21).normal(size=z.shape).astype(dtype)
+    assert_close(backend, act.backward(put(backend, dy), Z, Y, backend.xp), dy.astype(np.float64) * d, dtype)
+    if dtype == "float64":
+        R = put(backend, dy)
+
+        def fun_and_grad(theta):
+            Zt = backend.xp.reshape(theta, z.shape)
+            Yt = act.forward(Zt, backend.xp)
+            return backend.xp.sum(Yt * R), backend.xp.reshape(act.backward(R, Zt, Yt, backend.xp), (-1,))
+
+        assert check_gradient(fun_and_grad, put(backend, z.reshape(-1)),
+                              to_numpy=backend.backend.to_numpy).rel_diff < GRADCHECK_MAX
+
+
+def test_leaky_relu_negative_slope(backend, dtype):
+    z = _z(seed=22).astype(dtype)
+    want = np.where(z > 0, z, 0.3 * z.astype(np.float64))
+    assert_close(backend, activations.leaky_relu(put(backend, z), negative_slope=0.3), want, dtype)
+    assert_close(backend, LeakyReLU(negative_slope=0.3).forward(put(backend, z), backend.xp), want, dtype)
+    assert LeakyReLU(alpha=0.3) == LeakyReLU(0.3) and LeakyReLU(0.3).get_config() == {"negative_slope": 0.3}
+
+
+@pytest.mark.parametrize("axis", [0, 1, -2])
+def test_softmax_and_log_softmax_axis(backend, dtype, axis):
+    """softmax(axis=k) sums to one along k; log_softmax(axis=k) is its log; backward passes
+    the gradient check; a softmax over another axis is named for it (no fusing with a
+    last-axis loss)."""
+    z = _z((3, 4, 5), seed=23).astype(dtype)
+    Z = put(backend, z)
+    ref = softmax(z.astype(np.float64), axis=axis)
+    assert_close(backend, activations.softmax(Z, axis=axis), ref, dtype)
+    assert_close(backend, activations.log_softmax(Z, axis), np.log(ref), dtype)
+    for act in (activations.Softmax(axis), activations.LogSoftmax(axis=axis)):
+        assert type(act)(**act.get_config()) == act
+        if dtype == "float64":
+            R = put(backend, np.random.default_rng(24).normal(size=z.shape))
+
+            def fun_and_grad(theta, act=act):
+                Zt = backend.xp.reshape(theta, z.shape)
+                Yt = act.forward(Zt, backend.xp)
+                return backend.xp.sum(Yt * R), backend.xp.reshape(act.backward(R, Zt, Yt, backend.xp), (-1,))
+
+            assert check_gradient(fun_and_grad, put(backend, z.reshape(-1)),
+                                  to_numpy=backend.backend.to_numpy).rel_diff < GRADCHECK_MAX
+    assert activations.Softmax(axis).name == f"softmax(axis={axis})"
+    assert activations.Softmax().name == "softmax" and activations.Softmax(-1) == activations.get("softmax")

@@ -1,6 +1,7 @@
 """Losses on every backend and device: targets, values and gradients against NumPy float64
 references written here, both output reductions, the from-logits and fused logits paths,
-gradient checks, ex4's cost convention, clipping, and name lookup."""
+gradient checks, ex4's cost convention, clipping, and name lookup. Keras' own numbers are
+in test_keras_golden.py; sample weights, reductions, axes and shapes are at the end here."""
 
 from __future__ import annotations
 
@@ -44,7 +45,11 @@ def _elementwise(kind: str, y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, n
     if kind == "bce":
         return -(t * np.log(y) + (1 - t) * np.log(1 - y)), -t / y + (1 - t) / (1 - y)
     if kind == "cce":
-        return -t * np.log(y), -t / y
+        # Keras rescales each row to sum to one first: q = y / sum(y); d/dy of -t log q
+        # by the quotient rule is (-t / q + sum(t)) / sum(y).
+        s = y.sum(axis=-1, keepdims=True)
+        q = y / s
+        return -t * np.log(q), (-t / q + t.sum(axis=-1, keepdims=True)) / s
     raise KeyError(kind)
 
 
@@ -236,8 +241,9 @@ def test_ex4_cost_is_bce_with_sum_over_outputs(backend, dtype):
 
 
 def test_probabilities_of_exactly_zero_and_one_are_clipped(backend, dtype):
-    """BCE and CCE at p in {0, 1} are finite, warning-free, and clipped to [eps, 1 - eps]."""
-    eps = float(np.finfo(dtype).eps)
+    """BCE and CCE at p in {0, 1} are finite and warning-free: probabilities are clipped to
+    [1e-7, 1 - 1e-7] whatever the dtype (Keras' epsilon), and get no gradient where clipped."""
+    eps = 1e-7
     y = np.array([[0.0, 1.0, 0.0, 1.0], [1.0, 0.0, 0.5, 0.5]])
     t = np.array([[0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 1.0, 0.0]])
     xp = backend.xp
@@ -251,13 +257,19 @@ def test_probabilities_of_exactly_zero_and_one_are_clipped(backend, dtype):
         c_value, c_dY = cce.value_and_grad(Y, put(backend, t_cat, dtype), xp)
     for out in (value, dY, c_value, c_dY):
         assert np.all(np.isfinite(get(backend, out)))
-    yc = np.clip(y, eps, 1 - eps)
+    # In float32 the upper bound 1 - 1e-7 rounds to 1 - 2**-23: clip where the backend does.
+    hi = float(np.asarray(1.0 - eps, dtype=dtype))
+    yc = np.clip(y, eps, hi)
     ref, ref_grad = ref_value_and_grad("bce", yc, t, "mean")
-    # A wrong certain prediction costs -log(eps): about 36 in float64, 16 in float32.
+    ref_grad = ref_grad * ((y >= eps) & (y <= hi))  # no gradient through the clip
+    # A wrong certain prediction costs -log(1e-7), about 16.1, in either dtype.
     assert ref > -np.log(eps) / 4
-    assert_close(backend, value, ref, dtype)
+    # float32: log(1 - 1e-7) is -1.19e-7 rather than -1e-7 (the bound rounds), so compare loosely.
+    assert_close(backend, value, ref, dtype, scale=1.0 if dtype == "float64" else 10.0)
     assert_close(backend, dY, ref_grad, dtype)
-    assert_close(backend, c_value, ref_value_and_grad("cce", yc, t_cat, "sum")[0], dtype)
+    rows = np.clip(y / y.sum(axis=1, keepdims=True), eps, hi)
+    want = np.mean(np.sum(-t_cat * np.log(rows), axis=1))
+    assert_close(backend, c_value, want, dtype)
 
 
 # -- logits --------------------------------------------------------------------------------
@@ -432,3 +444,201 @@ def test_get_rejects_non_strings(backend, bad):
 def test_bad_output_reduction_is_an_input_error(backend):
     with pytest.raises(InputError, match="'max'"):
         losses.BinaryCrossentropy(output_reduction="max")
+
+
+# -- Keras' arguments: sample_weight, reduction, axis, ignore_class, label_smoothing --------
+
+def _per_sample(kind: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Keras' per-sample (per-position) loss: mean (mse, bce) or sum (cce) over the last axis."""
+    e, _ = _elementwise(kind, y, t)
+    return e.sum(axis=-1) if kind == "cce" else e.mean(axis=-1)
+
+
+def _ref_reduce(L: np.ndarray, w: np.ndarray | None, reduction: str) -> float:
+    """Keras 3's reduce_weighted_values, written out."""
+    wl = L * (1.0 if w is None else w)
+    if reduction == "sum":
+        return float(wl.sum())
+    if reduction == "mean_with_sample_weight" and w is not None:
+        return float(wl.sum() / np.broadcast_to(w, L.shape).sum())
+    return float(wl.sum() / L.size)
+
+
+WEIGHTED = [
+    ("mse", lambda **kw: losses.MeanSquaredError(**kw), "mse"),
+    ("mae", lambda **kw: losses.MeanAbsoluteError(**kw), "mae"),
+    ("bce", lambda **kw: losses.BinaryCrossentropy(**kw), "bce"),
+    ("cce", lambda **kw: losses.CategoricalCrossentropy(**kw), "cce"),
+    ("scce", lambda **kw: losses.SparseCategoricalCrossentropy(**kw), "scce"),
+]
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean_with_sample_weight"])
+@pytest.mark.parametrize("cid, make, kind", WEIGHTED, ids=[w[0] for w in WEIGHTED])
+def test_sample_weight_and_reduction(backend, dtype, cid, make, kind, reduction):
+    """value_and_grad with per-sample weights gives Keras' weighted reduction; the gradient is
+    that value's (central differences in float64)."""
+    loss = make(reduction=reduction)
+    y, raw_t, t = _case_data(kind, seed=60)
+    w = np.random.default_rng(61).uniform(0.0, 2.0, size=N)
+    T = _prepare(backend, loss, raw_t, dtype)
+    value, dY = loss.value_and_grad(put(backend, y, dtype), T, backend.xp, sample_weight=put(backend, w, dtype))
+    same_place_0d(backend, value, dtype)
+    same_place(backend, dY, dtype)
+    want = _ref_reduce(_per_sample(_ref_kind(kind), y, t), w, reduction)
+    assert_close(backend, value, want, dtype, scale=10.0 if dtype == "float32" else 1.0)  # y, w rounded to float32
+    # the direct call with host weights gives the same number
+    assert_close(backend, loss(put(backend, raw_t), put(backend, y, dtype), sample_weight=w), want, dtype,
+                 scale=10.0 if dtype == "float32" else 1.0)
+    Tg = _prepare(backend, loss, raw_t, "float64")
+    if kind in ("bce", "cce", "scce"):
+        y = _probs(seed=62, low=0.3, high=0.7)
+    wd = put(backend, w)
+
+    def fun_and_grad(theta):
+        v, g = loss.value_and_grad(backend.xp.reshape(theta, y.shape), Tg, backend.xp, sample_weight=wd)
+        return v, backend.xp.reshape(g, (-1,))
+
+    res = check_gradient(fun_and_grad, put(backend, y.reshape(-1)), to_numpy=backend.backend.to_numpy)
+    assert res.rel_diff < GRADCHECK_MAX, res.rel_diff
+
+
+def test_reduction_none_gives_per_sample_losses_and_refuses_training(backend):
+    loss = losses.CategoricalCrossentropy(reduction=None)
+    y, _, t = _case_data("cce", seed=63)
+    out = loss(put(backend, t), put(backend, y))
+    assert out.shape == (N,)
+    assert_close(backend, out, _per_sample("cce", y, t), "float64")
+    with pytest.raises(InputError, match="reduction=None"):
+        loss.value_and_grad(put(backend, y), put(backend, t), backend.xp)
+    with pytest.raises(InputError, match="'maximum'"):
+        losses.MeanSquaredError(reduction="maximum")
+
+
+@pytest.mark.parametrize("logits", [False, True], ids=["probs", "logits"])
+def test_sequences_average_over_every_position(backend, dtype, logits):
+    """(batch, time, classes): one loss per position, averaged over batch * time (not twice that)."""
+    rng = np.random.default_rng(64)
+    z = rng.normal(size=(3, 5, K))
+    lab = rng.integers(0, K, size=(3, 5))
+    t = np.eye(K)[lab]
+    y = z if logits else softmax(z, axis=-1)
+    rows = -np.sum(t * (log_softmax(z, axis=-1)), axis=-1)
+    for loss, targets in ((losses.CategoricalCrossentropy(from_logits=logits), t),
+                          (losses.SparseCategoricalCrossentropy(from_logits=logits), lab)):
+        value = loss(put(backend, targets), put(backend, y, dtype))
+        assert_close(backend, value, rows.mean(), dtype)
+    b = (rng.uniform(size=(3, 5, 2)) < 0.5).astype(float)
+    p = expit(rng.normal(size=(3, 5, 2)))
+    assert_close(backend, losses.BinaryCrossentropy()(put(backend, b), put(backend, p, dtype)),
+                 np.mean(-(b * np.log(p) + (1 - b) * np.log(1 - p))), dtype)
+
+
+def test_axis_moves_the_class_axis(backend):
+    """CCE(axis=1) on (n, k, h) equals CCE on the classes-last layout; its gradient comes back
+    in the caller's layout and passes the gradient check."""
+    rng = np.random.default_rng(65)
+    p = rng.uniform(0.1, 1.0, size=(2, K, 3))
+    t = np.eye(K)[rng.integers(0, K, size=(2, 3))]  # (2, 3, K)
+    t_first = np.moveaxis(t, -1, 1)
+    loss = losses.CategoricalCrossentropy(axis=1)
+    ref_rows = _per_sample("cce", np.moveaxis(p, 1, -1), t)
+    value, dY = loss.value_and_grad(put(backend, p), put(backend, t_first), backend.xp)
+    assert dY.shape == p.shape
+    assert_close(backend, value, ref_rows.mean(), "float64")
+    T = put(backend, t_first)
+
+    def fun_and_grad(theta):
+        v, g = loss.value_and_grad(backend.xp.reshape(theta, p.shape), T, backend.xp)
+        return v, backend.xp.reshape(g, (-1,))
+
+    assert check_gradient(fun_and_grad, put(backend, p.reshape(-1)), to_numpy=backend.backend.to_numpy).rel_diff \
+        < GRADCHECK_MAX
+    assert losses.CategoricalCrossentropy(axis=1).fuses_with == "softmax(axis=1)"
+    assert losses.CategoricalCrossentropy().fuses_with == "softmax"
+
+
+@pytest.mark.parametrize("logits", [False, True], ids=["probs", "logits"])
+def test_ignore_class_leaves_positions_out(backend, dtype, logits):
+    """Labels equal to ignore_class add nothing and the mean runs over the other positions;
+    their rows get no gradient; labels shaped like an image (n, h, w) are taken as they are."""
+    rng = np.random.default_rng(66)
+    z = rng.normal(size=(2, 3, 4, K))
+    lab = rng.integers(0, K, size=(2, 3, 4))
+    lab[0, 0, :2] = 255
+    lab[1, 2, 3] = 255
+    keep = lab != 255
+    y = z if logits else softmax(z, axis=-1)
+    loss = losses.SparseCategoricalCrossentropy(from_logits=logits, ignore_class=255)
+    T = loss._call_targets(put(backend, lab), put(backend, y, dtype), backend.xp)
+    assert T.shape == y.shape
+    value, dY = loss.value_and_grad(put(backend, y, dtype), T, backend.xp)
+    rows = -log_softmax(z, axis=-1)[np.arange(2)[:, None, None], np.arange(3)[None, :, None],
+                                     np.arange(4)[None, None, :], np.where(keep, lab, 0)]
+    assert_close(backend, value, rows[keep].mean(), dtype)
+    assert np.all(get(backend, dY)[~keep] == 0)
+    assert_close(backend, loss(put(backend, lab), put(backend, y, dtype)), rows[keep].mean(), dtype)
+
+
+@pytest.mark.parametrize("cid", ["bce", "cce"])
+def test_label_smoothing_value_and_gradient(backend, cid):
+    """Smoothed targets: t (1 - s) + s/2 (binary) or + s/k (categorical), as Keras; gradient checks."""
+    s = 0.2
+    z, _, t = _logit_data(cid, seed=67, scale=1.5)
+    smooth = t * (1 - s) + (0.5 * s if cid == "bce" else s / K)
+    for from_logits in (True, False):
+        make = losses.BinaryCrossentropy if cid == "bce" else losses.CategoricalCrossentropy
+        loss = make(from_logits=from_logits, label_smoothing=s)
+        if from_logits:
+            y, want = z, _ref_logits(cid, z, smooth, "mean" if cid == "bce" else "sum")[0]
+        else:  # probabilities well inside the clip bounds, rows not summing to one
+            y = _probs(seed=68, low=0.2, high=0.8)
+            want = float(_per_sample(cid, y, smooth).mean())
+        value, _ = loss.value_and_grad(put(backend, y), put(backend, t), backend.xp)
+        assert_close(backend, value, want, "float64")
+        T = put(backend, t)
+
+        def fun_and_grad(theta, loss=loss, y=y):
+            v, g = loss.value_and_grad(backend.xp.reshape(theta, y.shape), T, backend.xp)
+            return v, backend.xp.reshape(g, (-1,))
+
+        res = check_gradient(fun_and_grad, put(backend, y.reshape(-1)), to_numpy=backend.backend.to_numpy)
+        assert res.rel_diff < GRADCHECK_MAX, (from_logits, res.rel_diff)
+
+
+@pytest.mark.parametrize("make, y_true, y_pred, match", [
+    (losses.CategoricalCrossentropy, [[0], [1], [2]], np.full((3, 3), 1 / 3), "same shape"),
+    (losses.BinaryCrossentropy, [[0], [1], [1]], np.full((3, 3), 0.5), "integer class labels"),
+    (losses.MeanSquaredError, np.zeros((3, 1)), np.zeros((3, 3)), r"\(3, 1\)"),
+    (losses.MeanSquaredError, np.zeros((4,)), np.zeros((3, 4)), r"\(4,\)"),
+    (losses.SparseCategoricalCrossentropy, [[0], [0]], np.full((1, 2, 3), 1 / 3), r"\(1, 2\)"),
+    (losses.SparseCategoricalCrossentropy, [0, 3], np.full((2, 3), 1 / 3), "0..2"),
+    (losses.SparseCategoricalCrossentropy, [0.5, 1], np.full((2, 3), 1 / 3), "non-integer"),
+], ids=["cce-labels", "bce-labels", "mse-column", "mse-row", "scce-broadcast", "scce-range", "scce-float"])
+def test_shapes_keras_refuses_are_refused(backend, make, y_true, y_pred, match):
+    """What Keras refuses with ValueError (and what it would broadcast into a wrong number)
+    raises InputError naming both shapes."""
+    with pytest.raises(InputError, match=match):
+        make()(put(backend, np.asarray(y_true)), put(backend, y_pred))
+
+
+def test_trailing_unit_axis_is_added_or_dropped(backend):
+    """Keras' squeeze-or-expand: (n,) against (n, 1) and back are the same loss."""
+    t, p = np.array([1.0, 0.0, 1.0]), np.array([0.9, 0.1, 0.8])
+    bce = losses.BinaryCrossentropy()
+    ref = float(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))
+    for yt, yp in ((t, p[:, None]), (t[:, None], p), (t, p)):
+        assert_close(backend, bce(put(backend, yt), put(backend, yp)), ref, "float64")
+
+
+@pytest.mark.parametrize("loss", [
+    losses.MeanSquaredError(reduction="sum", name="m"), losses.MeanAbsoluteError(output_reduction="sum"),
+    losses.Quadratic(reduction="mean"),
+    losses.BinaryCrossentropy(True, 0.1, -1, "mean_with_sample_weight", output_reduction="sum"),
+    losses.CategoricalCrossentropy(label_smoothing=0.2, axis=1, reduction=None),
+    losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1, axis=1, name="s"),
+], ids=repr)
+def test_config_rebuilds_the_same_loss(backend, loss):
+    """get_config holds every argument: the class rebuilt from it is the same loss."""
+    again = type(loss)(**loss.get_config())
+    assert repr(again) == repr(loss) and again.get_config() == loss.get_config()

@@ -187,6 +187,125 @@ def test_metric_get_unknown_name(backend):
         metrics.get(3)
 
 
+# -- Keras' stateful API, weights, top-k, shapes --------------------------------------------
+
+def _ref_weighted(v: np.ndarray, w: np.ndarray) -> float:
+    """Keras' weighted mean of per-sample values: sum(mean_i(v) w) / sum(w)."""
+    per = v.reshape(v.shape[0], -1).mean(axis=1)
+    return float(np.sum(per * w) / np.sum(w))
+
+
+def test_stateful_api_accumulates_and_resets(backend, dtype):
+    """update_state over batches gives the whole data's value; result() reads it; reset_state
+    forgets; calling the metric updates and returns result(), as Keras does."""
+    y = _scores(seed=30)
+    lab = _accurate_labels(y, seed=31)
+    m = metrics.SparseCategoricalAccuracy()
+    assert m.result() == 0.0
+    for lo in range(0, N, 16):
+        m.update_state(put(backend, lab[lo:lo + 16]), put(backend, y[lo:lo + 16], dtype))
+    assert_close(backend, m.result(), np.mean(y.argmax(axis=1) == lab), dtype)
+    m.reset_state()
+    assert m.result() == 0.0
+    first = m(put(backend, lab[:10]), put(backend, y[:10], dtype))
+    assert_close(backend, first, np.mean(y[:10].argmax(axis=1) == lab[:10]), dtype)
+    both = m(put(backend, lab[10:]), put(backend, y[10:], dtype))
+    assert_close(backend, both, np.mean(y.argmax(axis=1) == lab), dtype)
+
+
+@pytest.mark.parametrize("name", ["binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+                                  "top_k_categorical_accuracy", "mse", "mae"])
+def test_sample_weight_follows_keras(backend, dtype, name):
+    """Per-sample weights: sum over samples of (mean of the sample's values) * w, divided by
+    sum(w); batch() returns that pair as device arrays."""
+    y = _scores(seed=32)
+    lab = _accurate_labels(y, seed=33)
+    w = np.random.default_rng(34).uniform(0.0, 2.0, size=N)
+    hot = np.eye(K)[lab]
+    if name == "binary_accuracy":
+        t = (np.random.default_rng(35).uniform(size=(N, K)) < 0.5).astype(float)
+        v = ((y > 0.5) == (t == 1)).astype(float)
+    elif name in ("mse", "mae"):
+        t = np.random.default_rng(36).normal(size=(N, K))
+        v = (y - t) ** 2 if name == "mse" else np.abs(y - t)
+    elif name == "top_k_categorical_accuracy":
+        t = hot
+        rank = (y > y[np.arange(N), lab][:, None]).sum(axis=1)
+        v = (rank < 5).astype(float)
+    else:
+        t = lab if name.startswith("sparse") else hot
+        v = (y.argmax(axis=1) == lab).astype(float)
+    metric = metrics.get(name)
+    got = metric(put(backend, t), put(backend, y, dtype), sample_weight=put(backend, w, dtype))
+    assert_close(backend, got, _ref_weighted(v, w), dtype)
+    s, c = metric.batch(put(backend, y, dtype), put(backend, t, dtype) if name != "sparse_categorical_accuracy"
+                        else put(backend, lab), backend.xp, sample_weight=put(backend, w, dtype))
+    same_place_0d(backend, c, dtype)
+    assert_close(backend, s / c, _ref_weighted(v, w), dtype)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_top_k_accuracy(backend, dtype, k):
+    """The label is in the top k when fewer than k classes score higher."""
+    y = _scores(seed=37)
+    lab = _labels(seed=38)
+    rank = (y > y[np.arange(N), lab][:, None]).sum(axis=1)
+    expected = np.mean(rank < k)
+    assert 0 < expected < 1
+    assert_close(backend, metrics.SparseTopKCategoricalAccuracy(k)(put(backend, lab), put(backend, y, dtype)),
+                 expected, dtype)
+    assert_close(backend, metrics.TopKCategoricalAccuracy(k)(put(backend, np.eye(K)[lab]), put(backend, y, dtype)),
+                 expected, dtype)
+    ids = np.argsort(-y, axis=1)  # sorted class ids, best first
+    assert_close(backend, metrics.SparseTopKCategoricalAccuracy(k, from_sorted_ids=True)(
+        put(backend, lab), put(backend, ids.astype(np.float64), dtype)), expected, dtype)
+
+
+def test_sequences_count_every_position(backend, dtype):
+    """(batch, time, classes): the share of positions, never more than 1."""
+    rng = np.random.default_rng(39)
+    y = rng.uniform(size=(4, 6, K))
+    lab = rng.integers(0, K, size=(4, 6))
+    expected = np.mean(y.argmax(axis=-1) == lab)
+    assert_close(backend, metrics.SparseCategoricalAccuracy()(put(backend, lab), put(backend, y, dtype)),
+                 expected, dtype)
+    assert_close(backend, metrics.CategoricalAccuracy()(put(backend, np.eye(K)[lab]), put(backend, y, dtype)),
+                 expected, dtype)
+    T = losses.SparseCategoricalCrossentropy().targets(put(backend, lab), K, backend.xp, getattr(backend.xp, dtype))
+    s, c = metrics.SparseCategoricalAccuracy().batch(put(backend, y, dtype), T, backend.xp)
+    assert c == 24
+    assert_close(backend, s / c, expected, dtype)
+
+
+@pytest.mark.parametrize("metric, y_true, y_pred", [
+    (metrics.SparseCategoricalAccuracy(), [[0], [0]], np.full((1, 2, 3), 0.2)),
+    (metrics.SparseCategoricalAccuracy(), [0, 1, 2], np.full((2, 3), 0.2)),
+    (metrics.CategoricalAccuracy(), [[0], [1]], np.full((2, 3), 0.2)),
+    (metrics.BinaryAccuracy(), [1, 0, 1], np.full((3, 2), 0.2)),
+    (metrics.MeanSquaredError(), np.zeros((3, 1)), np.zeros((3, 3))),
+], ids=["sparse-broadcast", "sparse-count", "categorical-labels", "binary", "mse"])
+def test_shapes_that_do_not_match_are_refused(backend, metric, y_true, y_pred):
+    """Shapes that would broadcast into a wrong count raise InputError naming both shapes."""
+    with pytest.raises(InputError, match=r"shape"):
+        metric.update_state(put(backend, np.asarray(y_true)), put(backend, y_pred))
+    assert metric.result() == 0.0
+
+
+def test_names_and_config(backend):
+    """Keras' default names; name= and a name given to get() set the log key; get_config
+    rebuilds the metric."""
+    assert metrics.BinaryAccuracy().name == "binary_accuracy"
+    assert metrics.TopKCategoricalAccuracy().name == "top_k_categorical_accuracy"
+    assert metrics.CategoricalAccuracy(name="acc1").name == "acc1"
+    assert metrics.get("acc").name == "acc" and metrics.get("mean_absolute_error").name == "mean_absolute_error"
+    for m in (metrics.BinaryAccuracy(name="b", threshold=0.3), metrics.SparseTopKCategoricalAccuracy(3, "t", True),
+              metrics.TopKCategoricalAccuracy(k=2), metrics.MeanAbsoluteError(name="m")):
+        again = type(m)(**m.get_config())
+        assert repr(again) == repr(m)
+    with pytest.raises(InputError, match="k must be"):
+        metrics.TopKCategoricalAccuracy(k=0)
+
+
 # -- regularizers --------------------------------------------------------------------------
 
 def ref_penalty(w: np.ndarray, l1: float, l2: float) -> float:

@@ -52,25 +52,32 @@ def ref_sgd(theta, grads, lr, momentum=0.0, nesterov=False):
     return out
 
 
-def ref_rmsprop(theta, grads, lr, rho=0.9, eps=1e-7):
-    theta, s, out = theta.copy(), np.zeros_like(theta), []
+def ref_rmsprop(theta, grads, lr, rho=0.9, eps=1e-7, momentum=0.0, centered=False):
+    """Keras' RMSprop: epsilon inside the square root (torch puts it outside)."""
+    theta, s, mg, mom, out = theta.copy(), np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta), []
     for step, g in enumerate(grads):
         s = rho * s + (1 - rho) * g ** 2
-        theta = theta - lr(step) * g / (np.sqrt(s) + eps)
+        mg = rho * mg + (1 - rho) * g
+        denominator = s - mg ** 2 + eps if centered else s + eps
+        increment = lr(step) * g / np.sqrt(denominator)
+        mom = momentum * mom + increment
+        theta = theta - (mom if momentum else increment)
         out.append(theta)
     return out
 
 
-def ref_adam(theta, grads, lr, b1=0.9, b2=0.999, eps=1e-7, wd=0.0, mask=None):
+def ref_adam(theta, grads, lr, b1=0.9, b2=0.999, eps=1e-7, wd=0.0, mask=None, amsgrad=False):
     theta, m, v, out = theta.copy(), np.zeros_like(theta), np.zeros_like(theta), []
+    vhat = np.zeros_like(theta)
     mask = np.ones_like(theta) if mask is None else mask
     for step, g in enumerate(grads):
         t = step + 1
         theta = theta - lr(step) * wd * theta * mask  # AdamW: decoupled decay first
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g ** 2
+        vhat = np.maximum(vhat, v)
         lr_t = lr(step) * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-        theta = theta - lr_t * m / (np.sqrt(v) + eps)
+        theta = theta - lr_t * m / (np.sqrt(vhat if amsgrad else v) + eps)
         out.append(theta)
     return out
 
@@ -87,9 +94,38 @@ CASES = [
     ("adam", lambda lr: Adam(lr, beta_1=0.8, beta_2=0.95),
      lambda th, gs, lr: ref_adam(th, gs, lr, b1=0.8, b2=0.95)),
     ("adam-defaults", lambda lr: Adam(lr), lambda th, gs, lr: ref_adam(th, gs, lr)),
-    ("adamw", lambda lr: AdamW(lr, weight_decay=0.5),
+    ("rmsprop-momentum", lambda lr: RMSprop(lr, rho=0.8, momentum=0.5),
+     lambda th, gs, lr: ref_rmsprop(th, gs, lr, rho=0.8, momentum=0.5)),
+    ("rmsprop-centered", lambda lr: RMSprop(lr, centered=True, epsilon=1e-3),
+     lambda th, gs, lr: ref_rmsprop(th, gs, lr, eps=1e-3, centered=True)),
+    ("rmsprop-centered-momentum", lambda lr: RMSprop(lr, momentum=0.9, centered=True),
+     lambda th, gs, lr: ref_rmsprop(th, gs, lr, momentum=0.9, centered=True)),
+    ("adam-amsgrad", lambda lr: Adam(lr, beta_2=0.9, amsgrad=True),
+     lambda th, gs, lr: ref_adam(th, gs, lr, b2=0.9, amsgrad=True)),
+    # Keras decays every variable by default; the mask (kernels only) is an option.
+    ("adamw", lambda lr: AdamW(lr, weight_decay=0.5), lambda th, gs, lr: ref_adam(th, gs, lr, wd=0.5)),
+    ("adamw-kernels", lambda lr: AdamW(lr, weight_decay=0.5, decay_kernels_only=True),
      lambda th, gs, lr: ref_adam(th, gs, lr, wd=0.5, mask=MASK)),
+    ("sgd-decay", lambda lr: SGD(lr, momentum=0.5, weight_decay=0.2),
+     lambda th, gs, lr: ref_decayed(ref_sgd, th, gs, lr, 0.2, momentum=0.5)),
+    ("rmsprop-decay-kernels", lambda lr: RMSprop(lr, weight_decay=0.3, decay_kernels_only=True),
+     lambda th, gs, lr: ref_decayed(ref_rmsprop, th, gs, lr, 0.3, mask=MASK)),
 ]
+
+
+def ref_decayed(ref, theta, grads, lr, wd, mask=None, **kw):
+    """Keras' weight decay on any optimizer: theta -= lr * wd * theta (masked), then its step.
+    SGD's and RMSprop's increments depend on the gradients only (fixed here), so each step's
+    increment is the difference of the reference trajectory started from zero."""
+    mask = np.ones_like(theta) if mask is None else mask
+    zero = np.zeros_like(theta)
+    path = [zero] + ref(zero, grads, lr, **kw)
+    out, th = [], theta.copy()
+    for k in range(len(grads)):
+        th = th - lr(k) * wd * th * mask
+        th = th + (path[k + 1] - path[k])
+        out.append(th)
+    return out
 CASE_IDS = [c[0] for c in CASES]
 
 
@@ -180,7 +216,8 @@ def test_schedule_values_per_step(backend: Placement, sched):
 
 
 @pytest.mark.parametrize("sched", SCHEDULES, ids=SCHEDULE_IDS)
-@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[5], CASES[7]], ids=["sgd", "nesterov", "adam", "adamw"])
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in ("sgd", "nesterov", "adam", "adamw")],
+                         ids=["sgd", "nesterov", "adam", "adamw"])
 def test_optimizer_with_schedule_uses_lr_of_each_step(backend: Placement, dtype: str, sched, case):
     """An optimizer driven by a schedule follows the reference with lr(step) at each step."""
     _, make_sched, formula = sched
@@ -372,3 +409,105 @@ def test_restored_state_replays_bit_identically(backend: Placement, dtype: str, 
         np.testing.assert_array_equal(get(backend, state[k]), v, err_msg=k)
         same_place(backend, state[k], dtype)
     same_place(backend, theta, dtype)
+
+
+# --- Keras' arguments: clipping, weight decay, kernels gated by options --------------------
+
+SEGMENTS = [(0, 3), (3, 5), (5, 7)]
+
+
+def ref_clip(g, how, c, segments=SEGMENTS):
+    """Keras' _clip_gradients: by value, by the global norm, or each variable by its norm."""
+    if how == "clipvalue":
+        return np.clip(g, -c, c)
+    if how == "global_clipnorm":
+        return g * c / max(np.linalg.norm(g), c)
+    return np.concatenate([g[a:b] * c / max(np.linalg.norm(g[a:b]), c) for a, b in segments])
+
+
+@pytest.mark.parametrize("how", ["clipvalue", "global_clipnorm", "clipnorm"])
+@pytest.mark.parametrize("make, ref", [
+    (SGD, lambda th, gs, lr: ref_sgd(th, gs, lr)), (RMSprop, lambda th, gs, lr: ref_rmsprop(th, gs, lr)),
+    (Adam, lambda th, gs, lr: ref_adam(th, gs, lr)),
+], ids=["sgd", "rmsprop", "adam"])
+def test_clipping_follows_keras(backend: Placement, dtype: str, how, make, ref):
+    """The step sees the clipped gradient: by value, by global norm, or per variable."""
+    theta0, grads = _data(dtype, seed=4)
+    grads = [3 * g for g in grads]  # large enough that every kind of clipping bites
+    c = 0.7
+    clipped = [ref_clip(g, how, c) for g in grads]
+    assert not np.allclose(clipped[0], grads[0])
+    expected = ref(theta0, clipped, _const(0.1))
+    opt = make(0.1, **{how: c})
+    theta = put(backend, theta0, dtype)
+    state = opt.init(theta, backend.xp)
+    for k, g in enumerate(grads):
+        opt.update(theta, put(backend, g, dtype), state, backend.xp, segments=SEGMENTS)
+        assert_close(backend, theta, expected[k], dtype, err_msg=f"step {k + 1}")
+
+
+def test_clip_and_decay_options_are_checked(backend: Placement):
+    with pytest.raises(InputError, match="Only one of"):
+        SGD(clipnorm=1.0, clipvalue=1.0)
+    with pytest.raises(InputError, match="clipnorm"):
+        Adam(clipnorm=-1.0)
+    with pytest.raises(InputError, match="weight_decay"):
+        AdamW(weight_decay=None)
+    opt = SGD(0.1, clipnorm=1.0)
+    assert opt.needs_segments and not opt.needs_decay_mask
+    theta = put(backend, np.ones(N))
+    state = opt.init(theta, backend.xp)
+    with pytest.raises(InputError, match="segments"):
+        opt.update(theta, put(backend, np.ones(N)), state, backend.xp)
+    opt = RMSprop(weight_decay=0.1, decay_kernels_only=True)
+    assert opt.needs_decay_mask
+    with pytest.raises(InputError, match="decay_mask"):
+        opt.update(theta, put(backend, np.ones(N)), opt.init(theta, backend.xp), backend.xp)
+
+
+@pytest.mark.parametrize("make, key, fused", [
+    (lambda: SGD(0.1, momentum=0.5, clipvalue=0.5), "sgd_update", True),
+    (lambda: RMSprop(0.1, weight_decay=0.1), "rmsprop_update", True),
+    (lambda: RMSprop(0.1, momentum=0.5), "rmsprop_update", False),
+    (lambda: RMSprop(0.1, centered=True), "rmsprop_update", False),
+    (lambda: Adam(0.1, amsgrad=True), "adam_update", False),
+    (lambda: AdamW(0.1), "adam_update", True),
+], ids=["sgd-clipped", "rmsprop-decay", "rmsprop-momentum", "rmsprop-centered", "adam-amsgrad", "adamw"])
+def test_kernels_run_only_for_what_they_compute(backend: Placement, make, key, fused):
+    """A kernel gets the step when its formula is the step (it sees the clipped gradient and
+    the decayed theta); options it does not compute (momentum or centered RMSprop, AMSGrad)
+    keep the portable code."""
+    opt = make()
+    theta0, grads = _data("float64", seed=5)
+    theta = put(backend, theta0.copy())  # from_numpy may share memory with theta0
+    state = opt.init(theta, backend.xp)
+    fake = _Recorder()
+    g = put(backend, 3 * grads[0])
+    opt.update(theta, g, state, backend.xp, kernels={key: fake})
+    assert bool(fake.calls) == fused
+    if fused:
+        _, gg, _, hyper = fake.calls[0]
+        assert_close(backend, gg, ref_clip(3 * grads[0], "clipvalue", 0.5) if opt.clipvalue else 3 * grads[0],
+                     "float64")
+        want = {"sgd_update": {"lr", "momentum", "nesterov"}, "rmsprop_update": {"lr", "rho", "epsilon"},
+                "adam_update": {"lr", "lr_t", "beta_1", "beta_2", "epsilon"}}[key]
+        assert set(hyper) == want
+    else:
+        assert not np.array_equal(get(backend, theta), theta0)
+
+
+@pytest.mark.parametrize("opt", [
+    SGD(0.5, momentum=0.06, nesterov=True, weight_decay=0.004, clipnorm=1.0),
+    RMSprop(0.5, rho=0.8, momentum=0.05, epsilon=1e-6, centered=True, global_clipnorm=2.0),
+    Adam(0.5, beta_1=0.5, beta_2=0.67, epsilon=1e-5, amsgrad=True, clipvalue=0.1),
+    AdamW(0.5, weight_decay=0.008, amsgrad=True, decay_kernels_only=True),
+    Adam(ExponentialDecay(0.1, 3, 0.5)),
+], ids=lambda o: type(o).__name__)
+def test_config_rebuilds_the_same_optimizer(backend: Placement, opt):
+    """Every argument appears in get_config (Keras' test_config), so saving round-trips."""
+    config = opt.get_config()
+    if isinstance(opt.learning_rate, optimizers.Schedule):  # saving encodes a schedule as an object
+        config["learning_rate"] = opt.learning_rate
+    again = type(opt)(**config)
+    assert repr(again) == repr(opt)
+    assert again._slots == opt._slots
