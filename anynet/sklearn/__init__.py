@@ -19,5 +19,6 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError("anynet.sklearn needs scikit-learn: pip install 'anynet-nn[sklearn]'") from exc
 
 from anynet.sklearn._mlp import MLPClassifier, MLPRegressor
+from anynet.sklearn._wrappers import AnynetClassifier, AnynetRegressor
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "AnynetClassifier", "AnynetRegressor"]
