@@ -55,6 +55,7 @@ def test_sklearn_estimator_checks(estimator, check):
         check(estimator)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(ARRAY_API, reason="this run already has SCIPY_ARRAY_API=1 and runs the checks itself")
 def test_array_api_checks_in_a_subprocess():
     env = {**os.environ, "SCIPY_ARRAY_API": "1"}
