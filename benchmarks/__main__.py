@@ -6,12 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks import full_batch, gpu, mlp, overhead
+from benchmarks import full_batch, gpu, mlp, overhead, sklearn_mlp
 from benchmarks.common import Row, fmt_table, machine, matmul_peak_gflops
 
-SECTIONS = {"mlp": mlp, "full_batch": full_batch, "overhead": overhead, "gpu": gpu}
+SECTIONS = {"mlp": mlp, "full_batch": full_batch, "overhead": overhead, "gpu": gpu, "sklearn": sklearn_mlp}
 BASELINES = {"MLP epoch": "numpy direct", "step time": "numpy direct", "ex4 full batch": "sklearn lbfgs",
-             "GPU MLP epoch": "torch cuda eager"}
+             "GPU MLP epoch": "torch cuda eager", "MLPClassifier fit": "sklearn MLPClassifier"}
 
 
 def markdown(info: dict, rows: list[Row]) -> str:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         new = module.run(**kwargs)
         rows += new
         baseline = {"mlp": "numpy direct", "overhead": "numpy direct", "full_batch": "sklearn lbfgs",
-                    "gpu": "torch cuda eager"}[name]
+                    "gpu": "torch cuda eager", "sklearn": "sklearn MLPClassifier"}[name]
         print("\n".join(fmt_table(new, baseline)))
     if args.out:
         out = Path(args.out)

@@ -28,3 +28,16 @@ def test_report_formats():
     text = markdown({"cores": 2}, rows)
     assert "| anynet numpy | 1.1 | 1.10x | 1.8 |" in text
     assert flops_per_sample() > 0
+
+
+def test_sklearn_mlp_benchmark_runs_on_tiny_data(monkeypatch):
+    """The MLPClassifier benchmark alternates anynet and scikit-learn (MNIST when present, digits)."""
+    import pytest
+
+    pytest.importorskip("sklearn")
+    from benchmarks import sklearn_mlp
+
+    rows = sklearn_mlp.run(repeats=1, limit=300, epochs=1, lbfgs_iter=5)
+    names = {(r.benchmark.split(",")[1].strip(), r.contender) for r in rows}
+    assert ("digits 300x64", "sklearn MLPClassifier") in names and ("digits 300x64", "anynet MLPClassifier numpy") in names
+    assert all(r.seconds > 0 and 0 <= r.extra["test accuracy"] <= 1 for r in rows)

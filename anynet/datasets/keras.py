@@ -34,6 +34,7 @@ import numpy as np
 from numpy.lib import format as npy
 
 from anynet.datasets.download import REGISTRY, fetch, is_verified, sha256_of
+from anynet.datasets.idx import data_dir
 from anynet.errors import InputError
 
 __all__ = ["load_imdb", "load_reuters", "load_boston_housing", "load_imdb_word_index", "decode_sequence"]
@@ -212,20 +213,72 @@ def load_boston_housing(path: PathLike | None = None, *, test_split: float = 0.2
     """Return Boston's ``((x_train, y_train), (x_test, y_test))``: float64 (n, 13) features, (n,) prices.
 
     With the defaults 404 training and 102 test suburbs, shuffled as Keras does; ``y`` is the
-    median home value in thousands of dollars. ``path``: your ``boston_housing.npz`` (or its
-    folder), read as it is; by default the data root's ``keras/boston_housing.npz``,
-    verified and downloaded when missing.
+    median home value in thousands of dollars. ``path``: your ``boston_housing.npz`` or the
+    StatLib ``boston_house_prices.csv`` (or a folder holding one), read as it is; by default
+    the data root's ``keras/boston_housing.npz``, else its ``boston/boston_house_prices.csv``
+    (SHA-256 checked), else Keras' ``.npz`` downloaded. The CSV holds the same 506 suburbs in
+    the original order, so the same ``RandomState(seed)`` shuffle gives Keras' split exactly.
     """
     if not 0 < test_split < 1:
         raise InputError(f"test_split must lie strictly between 0 and 1, got {test_split!r}.")
-    f = _locate("keras/boston_housing.npz", path, download, mirrors)
-    z = _read_npz(f, ("x", "y"), allow_pickle=False)
-    x, y = np.asarray(z["x"], dtype=np.float64), np.asarray(z["y"], dtype=np.float64).reshape(-1)
+    csv = _boston_csv(path)
+    if csv is not None:
+        x, y = _read_boston_csv(csv)
+    else:
+        f = _locate("keras/boston_housing.npz", path, download, mirrors)
+        z = _read_npz(f, ("x", "y"), allow_pickle=False)
+        x, y = np.asarray(z["x"], dtype=np.float64), np.asarray(z["y"], dtype=np.float64).reshape(-1)
     if x.ndim != 2 or len(x) != len(y):
-        raise InputError(f"{str(f)!r}: x has shape {x.shape} and y {y.shape}; expected (n, features) and (n,).")
+        raise InputError(f"Boston data: x has shape {x.shape} and y {y.shape}; expected (n, features) and (n,).")
     x, y = _shuffled(np.random.RandomState(seed), x, y)
     n = int(len(x) * (1 - test_split))
     return (x[:n], y[:n]), (x[n:], y[n:])
+
+
+BOSTON_CSV = "boston/boston_house_prices.csv"
+BOSTON_CSV_SHA256 = "04ea3ed0aa63691cfedf388349eafc1213e91e00f8e4d31747534692c0f1ce02"
+
+
+def _boston_csv(path: PathLike | None) -> Path | None:
+    """Return the CSV to read instead of Keras' .npz, or None to go the .npz way."""
+    if path is not None:
+        p = Path(os.fspath(path)).expanduser()
+        if p.suffix.lower() == ".csv":
+            return p
+        if p.is_dir() and not any((p / n).is_file() for n in ("boston_housing.npz", "keras/boston_housing.npz")):
+            return next((c for c in (p / "boston_house_prices.csv", p / BOSTON_CSV) if c.is_file()), None)
+        return None
+    root = data_dir()
+    if (root / "keras" / "boston_housing.npz").is_file() or not (root / BOSTON_CSV).is_file():
+        return None
+    csv = root / BOSTON_CSV
+    if not is_verified(csv, BOSTON_CSV_SHA256):
+        raise InputError(f"{str(csv)!r} is not the StatLib Boston CSV (sha256 {sha256_of(csv)}, expected "
+                         f"{BOSTON_CSV_SHA256}); delete it to use Keras' boston_housing.npz instead.")
+    return csv
+
+
+def _read_boston_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Return (x (n, 13), y (n,)) from a Boston CSV: header lines, then rows of 13 features and MEDV."""
+    if not path.is_file():
+        raise InputError(f"{str(path)!r} does not exist; pass the Boston CSV or leave path unset.")
+    rows: list[list[float]] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            values = [float(v) for v in line.strip().split(",")]
+        except ValueError:
+            if rows:
+                raise InputError(f"{str(path)!r} line {n} is not 14 numbers: {line[:80]!r}.") from None
+            continue  # a header line
+        if len(values) != 14:
+            if rows:
+                raise InputError(f"{str(path)!r} line {n} has {len(values)} values, expected 14 (13 features, MEDV).")
+            continue
+        rows.append(values)
+    if not rows:
+        raise InputError(f"{str(path)!r} holds no rows of 13 features and MEDV.")
+    data = np.asarray(rows, dtype=np.float64)
+    return data[:, :13], data[:, 13]
 
 
 def load_imdb_word_index(path: PathLike | None = None, *, download: bool | None = None,
