@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from anynet import activations, initializers, layers, losses, metrics, optimizers, regularizers, tensorfile
+from anynet import metadata as usermeta
 from anynet.backend import resolve
 from anynet.callbacks import History
 from anynet.errors import AnynetError, BackendError, InputError, InputTypeError, SaveFileError
@@ -32,7 +33,9 @@ from anynet.model import Sequential
 from anynet.params import Layout
 from anynet.validation import check_int
 
-__all__ = ["save", "load", "load_weights", "resume", "FORMAT_VERSION"]
+__all__ = ["save", "load", "load_weights", "resume", "read_metadata", "FORMAT_VERSION"]
+
+read_metadata = usermeta.read_metadata
 
 FORMAT_VERSION = 1
 
@@ -145,13 +148,15 @@ def _rng_state(model: Sequential) -> dict[str, Any]:
 
 
 def save(model: Sequential, path: str | os.PathLike[str], *, epoch: int | None = None,
-         history: History | None = None) -> None:
+         history: History | None = None, metadata: dict[str, Any] | None = None) -> None:
     """Write ``model`` to ``path`` atomically: architecture, compile settings, weights, optimizer
     state, History, epoch and random generators (see the module docstring).
 
     ``epoch`` is the number of epochs done (default: one past the last in ``history``, which
-    defaults to ``model.history``).
+    defaults to ``model.history``). ``metadata``, a small JSON dict of your own, is stored
+    too (see :mod:`anynet.metadata`).
     """
+    user = None if metadata is None else usermeta.encode(metadata)  # refuse bad metadata before any work
     if not isinstance(model, Sequential):
         raise InputTypeError(f"save needs an anynet Sequential model, got {model!r}.")
     model._require_built("save")
@@ -193,8 +198,10 @@ def save(model: Sequential, path: str | os.PathLike[str], *, epoch: int | None =
         text = json.dumps(doc, default=_json_scalar)
     except (TypeError, ValueError) as exc:
         raise InputTypeError(f"Cannot save the model's settings or History as JSON: {exc}") from None
-    metadata = {"format": "anynet", "format_version": str(FORMAT_VERSION), "model": text}
-    tensorfile.write(path, tensors, metadata)
+    header = {"format": "anynet", "format_version": str(FORMAT_VERSION), "model": text}
+    if user is not None:
+        header[usermeta.KEY] = user
+    tensorfile.write(path, tensors, header)
 
 
 def _json_scalar(v: Any) -> Any:
@@ -375,6 +382,7 @@ def load(path: str | os.PathLike[str], *, backend: str | None = None, device: An
     """
     loaded = _read(path, backend, device)
     loaded.model.history = loaded.history
+    loaded.model.metadata = usermeta.read_metadata(path)
     return loaded.model
 
 
