@@ -78,7 +78,9 @@ def test_missing_data_is_an_error_not_a_traceback(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("ANYNET_OFFLINE", "1")
     assert cli.main(["train", "--dataset", "mnist", "--no-plot"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("anynet train: error: mnist/train-images-idx3-ubyte.gz is missing") and "sha256" in err
+    assert err.startswith("anynet train: error: Cannot get mnist/train-images-idx3-ubyte.gz. To fix: set ANYNET_DATA "
+                          "to a folder that holds mnist/train-images-idx3-ubyte.gz") and "sha256" in err
+    assert len(err.splitlines()) == 3
 
 
 def test_without_matplotlib_the_plot_is_skipped(tmp_path, monkeypatch, capsys):
