@@ -160,3 +160,45 @@ def test_writes_go_through_safetensors_and_stay_atomic(tmp_path, monkeypatch):
     with pytest.raises(an.errors.InputTypeError, match=r"metadata maps strings to strings"):
         tensorfile.write(tmp_path / "y.st", {}, {"n": 1})
     assert not (tmp_path / "y.st").exists()
+
+
+# -- a small JSON dict of the user's own, saved with a model --------------------------------
+
+def test_user_metadata_is_saved_with_the_model_and_read_without_the_weights(tmp_path):
+    m = an.Sequential([an.layers.Dense(2)], seed=0).build((3,))
+    note = {"preprocessing": {"divide_by": 255.0, "reshape": [-1, 3]}, "classes": ["cat", "dog"], "n": None}
+    an.saving.save(m, tmp_path / "m.anynet", metadata=note)
+    assert an.saving.read_metadata(tmp_path / "m.anynet") == note
+    loaded = an.load(tmp_path / "m.anynet")
+    assert loaded.metadata == note
+    np.testing.assert_array_equal(loaded.params, m.params)
+    m.save(tmp_path / "plain.anynet")
+    assert an.load(tmp_path / "plain.anynet").metadata == {} == an.saving.read_metadata(tmp_path / "plain.anynet")
+
+
+@pytest.mark.parametrize("bad, words", [
+    ({"x": float("nan")}, r"metadata must hold JSON values"),
+    ({"x": object()}, r"metadata must hold JSON values"),
+    ({1: "a"}, r"metadata must be a dict with str keys"),
+    (["a"], r"metadata must be a dict with str keys"),
+    ({"x": "y" * 2_000_000}, r"at most 1000000 are saved with a model"),
+])
+def test_bad_user_metadata_is_refused_before_anything_is_written(tmp_path, bad, words):
+    m = an.Sequential([an.layers.Dense(2)], seed=0).build((3,))
+    with pytest.raises(an.errors.InputTypeError, match=words):
+        an.saving.save(m, tmp_path / "m.anynet", metadata=bad)
+    assert not (tmp_path / "m.anynet").exists()
+
+
+def test_user_metadata_in_a_damaged_or_foreign_file_is_a_save_file_error(tmp_path):
+    m = an.Sequential([an.layers.Dense(2)], seed=0).build((3,))
+    an.saving.save(m, tmp_path / "m.anynet", metadata={"a": 1})
+    tensors, meta = tensorfile.read(tmp_path / "m.anynet")
+    tensorfile.write(tmp_path / "bad.anynet", dict(tensors), {**meta, "user": "[1, 2"})
+    with pytest.raises(SaveFileError, match=r"has a 'user' metadata entry that is not a JSON object"):
+        an.saving.read_metadata(tmp_path / "bad.anynet")
+    with pytest.raises(SaveFileError):
+        an.load(tmp_path / "bad.anynet")
+    tensorfile.write(tmp_path / "plain.st", {"W": np.zeros(2)})
+    with pytest.raises(SaveFileError, match=r"is not an anynet model file"):
+        an.saving.read_metadata(tmp_path / "plain.st")
