@@ -269,7 +269,7 @@ def _crafted_files(draw, anynet_doc: str):
         name = draw(st.sampled_from(["params", "opt/m", "opt/v", f"t{i}"]))
         if draw(st.booleans()):  # consistent: only the sizes are hostile
             dtype = draw(st.sampled_from(sorted(_ITEMSIZE)))
-            n = draw(st.integers(0, (2**30 - end) // _ITEMSIZE[dtype]))
+            n = draw(st.integers(0, max(0, 2**30 - end) // _ITEMSIZE[dtype]))
             shape = draw(st.sampled_from([[n], [1, n], [n, 1]]))
             begin, size = end, n * _ITEMSIZE[dtype]
         else:
