@@ -88,6 +88,7 @@ class Model(Trainer, Weights):
         self.opt_state: dict[str, Any] | None = None
         self.stop_training = False
         self.history: Any = None
+        self.metadata: dict[str, Any] | None = None  # what model.save(metadata=...) stored, after anynet.load
 
     # -- the graph -------------------------------------------------------------------------
     def _maybe_graph(self) -> Graph | None:
@@ -273,9 +274,13 @@ class Model(Trainer, Weights):
         return r.loss, r.grad
 
     # -- files -----------------------------------------------------------------------------
-    def save(self, path: Any) -> None:
-        """Write the model to ``path`` atomically (see :mod:`anynet.saving`); ``anynet.load`` reads it."""
-        saving.save(self, path)
+    def save(self, path: Any, *, metadata: dict[str, Any] | None = None) -> None:
+        """Write the model to ``path`` atomically (see :mod:`anynet.saving`); ``anynet.load`` reads it.
+
+        ``metadata``, a small JSON dict of your own (such as the preprocessing), is stored too;
+        the loaded model gives it back as ``model.metadata``.
+        """
+        saving.save(self, path, metadata=metadata)
 
     def load_weights(self, path: Any) -> None:
         """Set the weights from a saved model file with the same layers; everything is checked first."""
@@ -336,4 +341,5 @@ def load(path: Any, *, backend: str | None = None, device: Any = None) -> Model:
         h.epoch, h.history = history.epoch, history.history
         history = h
     model.history = history
+    model.metadata = saving.read_metadata(path)
     return model

@@ -29,13 +29,16 @@ from typing import Any
 import numpy as np
 
 from anynet import architecture, tensorfile
+from anynet import metadata as usermeta
 from anynet.backend import resolve
 from anynet.errors import AnynetError, BackendError, InputError, InputTypeError, SaveFileError
 from anynet.registry import LOSSES, METRICS, OPTIMIZERS, decode, encode
 from anynet.validation import check_int
 from anynet.version import __version__
 
-__all__ = ["save", "read", "load_weights", "resume", "need", "FORMAT_VERSION"]
+__all__ = ["save", "read", "load_weights", "resume", "need", "read_metadata", "FORMAT_VERSION"]
+
+read_metadata = usermeta.read_metadata
 
 FORMAT_VERSION = 1
 Model = Any  # any anynet model: this module uses its methods only
@@ -61,13 +64,16 @@ def _rng_state(model: Model) -> dict[str, Any]:
     return {**where, "encoding": "json", "state": state}
 
 
-def save(model: Model, path: str | os.PathLike[str], *, epoch: int | None = None, history: Any = None) -> None:
+def save(model: Model, path: str | os.PathLike[str], *, epoch: int | None = None, history: Any = None,
+         metadata: dict[str, Any] | None = None) -> None:
     """Write ``model`` to ``path`` atomically: architecture, compile settings, weights, optimizer
     state, History, epoch and random generators (see the module docstring).
 
     ``epoch`` is the number of epochs done (default: one past the last in ``history``, which
-    defaults to ``model.history``).
+    defaults to ``model.history``). ``metadata``, a small JSON dict of your own, is stored
+    too (see :mod:`anynet.metadata`).
     """
+    user = None if metadata is None else usermeta.encode(metadata)  # refuse bad metadata before any work
     if not callable(getattr(model, "_own_specs", None)):
         raise InputTypeError(f"save needs an anynet model, got {model!r}.")
     model._require_built("save")
@@ -127,8 +133,10 @@ def save(model: Model, path: str | os.PathLike[str], *, epoch: int | None = None
         text = json.dumps(doc, default=_json_scalar)
     except (TypeError, ValueError) as exc:
         raise InputTypeError(f"Cannot save the model's settings or History as JSON: {exc}") from None
-    metadata = {"format": "anynet", "format_version": str(FORMAT_VERSION), "model": text}
-    tensorfile.write(path, tensors, metadata)
+    header = {"format": "anynet", "format_version": str(FORMAT_VERSION), "model": text}
+    if user is not None:
+        header[usermeta.KEY] = user
+    tensorfile.write(path, tensors, header)
 
 
 def _json_scalar(v: Any) -> Any:

@@ -1,39 +1,47 @@
-"""Safetensors files with NumPy only: written atomically, read strictly, never executed.
+"""Safetensors files through the ``safetensors`` package: written atomically, read lazily.
 
 The format (https://github.com/huggingface/safetensors) is 8 bytes holding the header
 length ``N`` (unsigned, little-endian), ``N`` bytes of JSON header, then the tensors' raw
 little-endian bytes back to back. The header maps each tensor name to ``{"dtype": "F32",
-"shape": [...], "data_offsets": [begin, end]}`` (offsets counted from the end of the
-header) and may hold ``"__metadata__"``, a map of strings to strings.
+"shape": [...], "data_offsets": [begin, end]}`` and may hold ``"__metadata__"``, a map of
+strings to strings.
 
-:func:`read` checks everything before it returns anything: the header length against the
-file size, the JSON, every dtype and shape, and that the offsets tile the data exactly.
-It builds arrays from raw bytes only, so nothing in a file can run code (no pickle).
-:func:`write` writes a temporary file in the same folder, flushes and fsyncs it, renames
-it over the target and fsyncs the folder: a crash leaves the old file or the new one.
+:func:`read` checks the whole header before it reads a byte of tensor data: anynet's own
+checks (strict JSON without duplicate keys, names, dtypes NumPy holds, shapes an array can
+have, each tensor's size against its offsets, the data against the file size, and for an
+anynet model every tensor's size against the model the file describes), then
+``safetensors.safe_open``'s (offsets tile the data). Tensors are then read one at a time,
+from the memory-mapped file, when they are asked for: a small file that declares a huge
+tensor over a sparse file costs nothing. Nothing in a file can run code (no pickle).
+:func:`write` has safetensors encode the file, writes it to a temporary file in the same
+folder, flushes and fsyncs it, renames it over the target and fsyncs the folder: a crash
+leaves the old file or the new one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import secrets
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 import numpy as np
 
+from anynet.atomicfile import atomic_write, check_path
 from anynet.errors import InputTypeError, SaveFileError
 
-__all__ = ["read", "write", "atomic_write", "DTYPES"]
+__all__ = ["read", "write", "atomic_write", "Tensors", "DTYPES"]
 
-#: safetensors dtype codes and the little-endian NumPy dtypes they hold
+#: safetensors dtype codes NumPy can hold, and their little-endian NumPy dtypes
 DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
           "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
 _CODES = {np.dtype(v).newbyteorder("<"): k for k, v in DTYPES.items()}
 MAX_HEADER = 100_000_000  # the reference implementation's limit
+MAX_DIMS = 64  # NumPy's limit on the number of axes
+_MAX_NBYTES = np.iinfo(np.intp).max  # no array's (nonzero) extent times itemsize may pass this
 _ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
 
 # First bytes of files people may hand us by mistake, for a clearer message.
@@ -52,6 +60,15 @@ def _what_it_is(head: bytes) -> str:
     return ""
 
 
+def _safetensors() -> Any:
+    try:
+        import safetensors
+        import safetensors.numpy
+    except ImportError:  # a base dependency; only a broken install gets here
+        raise ImportError("anynet's model files are safetensors files: pip install safetensors") from None
+    return safetensors
+
+
 # -- writing ------------------------------------------------------------------------------
 
 def _code(a: np.ndarray, name: str) -> str:
@@ -62,89 +79,30 @@ def _code(a: np.ndarray, name: str) -> str:
     return code
 
 
-def encode(tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> list[Any]:
-    """Return the file's contents as a list of byte buffers (header first, then each tensor)."""
-    header: dict[str, Any] = {}
+def encode(tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> bytes:
+    """Return the safetensors file holding ``tensors`` (name -> array) and ``metadata``, as bytes."""
     if metadata:
         bad = [(k, v) for k, v in metadata.items() if not (isinstance(k, str) and isinstance(v, str))]
         if bad:
             raise InputTypeError(f"safetensors metadata maps strings to strings, got {bad[0]!r}.")
-        header["__metadata__"] = dict(metadata)
-    chunks, offset = [], 0
+    arrays = {}
     for name, a in tensors.items():
         if not isinstance(name, str) or not name or name == "__metadata__":
             raise InputTypeError(f"A tensor name is a non-empty string other than '__metadata__', got {name!r}.")
         a = np.asarray(a)
-        code = _code(a, name)
-        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).reshape(-1).view(np.uint8)
-        header[name] = {"dtype": code, "shape": [int(d) for d in np.shape(tensors[name])],
-                        "data_offsets": [offset, offset + a.size]}
-        chunks.append(a)
-        offset += a.size
-    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as the reference writer does
-    return [struct.pack("<Q", len(text)), text, *chunks]
+        _code(a, name)
+        # safetensors copies from the array's pointer: it must be contiguous and little-endian.
+        arrays[name] = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+    return _safetensors().numpy.save(arrays, metadata=dict(metadata) if metadata else None)
 
 
 def write(path: str | os.PathLike[str], tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> None:
     """Write ``tensors`` (name -> NumPy array) and ``metadata`` to ``path`` atomically."""
-    atomic_write(path, encode(tensors, metadata))
+    path = check_path(path)
+    atomic_write(path, [encode(tensors, metadata)])
 
 
-def _fsync_folder(folder: str) -> None:
-    if os.name != "posix":
-        return  # Windows cannot open a folder for fsync; os.replace is what it offers
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse fsync on folders; the rename itself is still atomic
-    finally:
-        os.close(fd)
-
-
-def _check_path(path: Any) -> str:
-    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
-        raise InputTypeError(f"A file path is a str or os.PathLike, got {path!r} of type {type(path).__name__}.")
-    path = os.fspath(path)
-    if not isinstance(path, str) or not path or "\0" in path:
-        raise InputTypeError(f"A file path is a non-empty str without NUL characters, got {path!r}.")
-    return path
-
-
-def atomic_write(path: str | os.PathLike[str], chunks: Iterable[Any]) -> None:
-    """Write the byte buffers ``chunks`` to ``path`` so that ``path`` is never half written.
-
-    A temporary file in the same folder gets the bytes, is flushed and fsynced, and then
-    replaces ``path`` in one rename; the folder is fsynced so the rename survives a crash.
-    Raises SaveFileError when the folder does not exist or the write fails.
-    """
-    path = _check_path(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SaveFileError(f"Cannot save to {path!r}: the folder {folder!r} does not exist.")
-    if os.path.isdir(path):
-        raise SaveFileError(f"Cannot save to {path!r}: it is a folder; give a file name such as 'model.anynet'.")
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    try:
-        # O_EXCL: never follow a planted link; mode 0o666 lets the umask decide, as open() does.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise SaveFileError(f"Could not write {path!r}: {exc}") from exc
-        raise
-    _fsync_folder(folder)
-
-
-# -- reading ------------------------------------------------------------------------------
+# -- checking the header ------------------------------------------------------------------
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [k for k, _ in pairs]
@@ -165,6 +123,8 @@ def _is_int(v: Any) -> bool:
 def _entry(path: Any, name: str, e: Any) -> tuple[str, tuple[int, ...], int, int]:
     """Return (dtype, shape, begin, end) of one header entry, or raise naming what is wrong."""
     where = f"has a malformed header: tensor {name!r}"
+    if not name:
+        raise _fail(path, "has a malformed header: a tensor has the empty name.")
     if not isinstance(e, dict) or set(e) != _ENTRY_KEYS:
         raise _fail(path, f"{where} must be an object with keys {sorted(_ENTRY_KEYS)}, got {e!r}.")
     dtype, shape, offsets = e["dtype"], e["shape"], e["data_offsets"]
@@ -172,17 +132,24 @@ def _entry(path: Any, name: str, e: Any) -> tuple[str, tuple[int, ...], int, int
         raise _fail(path, f"{where} has unknown dtype {dtype!r}; known: {sorted(DTYPES)}.")
     if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
         raise _fail(path, f"{where} has shape {shape!r}; a shape is a list of ints >= 0.")
+    itemsize = np.dtype(DTYPES[dtype]).itemsize
+    # NumPy needs the product of the nonzero sides to fit its index type, even for an empty array.
+    if len(shape) > MAX_DIMS or math.prod(d for d in shape if d) * itemsize > _MAX_NBYTES:
+        raise _fail(path, f"{where} has shape {_short(shape)}, which no array can have (at most {MAX_DIMS} axes "
+                          f"and {_MAX_NBYTES} bytes).")
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)
             and 0 <= offsets[0] <= offsets[1]):
         raise _fail(path, f"{where} has data_offsets {offsets!r}; expected [begin, end] with 0 <= begin <= end.")
-    size = 1
-    for d in shape:
-        size *= d
-    nbytes = size * np.dtype(DTYPES[dtype]).itemsize
+    nbytes = math.prod(shape) * itemsize
     if offsets[1] - offsets[0] != nbytes:
         raise _fail(path, f"{where} of dtype {dtype} and shape {tuple(shape)} needs {nbytes} bytes, but its "
                           f"data_offsets {offsets} span {offsets[1] - offsets[0]}.")
     return dtype, tuple(shape), offsets[0], offsets[1]
+
+
+def _short(shape: list[int]) -> str:
+    text = repr(shape)
+    return text if len(text) < 120 else text[:117] + "...]"
 
 
 def _header(path: Any, f: Any, file_size: int) -> tuple[int, dict[str, Any]]:
@@ -204,44 +171,159 @@ def _header(path: Any, f: Any, file_size: int) -> tuple[int, dict[str, Any]]:
     return n, header
 
 
-def read(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Return ``(tensors, metadata)`` from the safetensors file at ``path``.
+def _model_size(meta: Mapping[str, str]) -> int | None:
+    """Return the parameter count of the anynet model ``meta`` describes, or None if it describes none.
 
-    ``tensors`` maps names to native-endian NumPy arrays; ``metadata`` maps strings to
-    strings ({} when absent). Raises SaveFileError, naming the problem, for a missing,
-    truncated or malformed file; nothing is returned unless everything checks out.
+    anynet.saving lists every weight's shape in the model document; it checks that list
+    against the layers before it reads a tensor, so each model tensor must hold that many values.
     """
-    path = _check_path(path)
+    if meta.get("format") != "anynet":
+        return None
+    try:
+        weights = json.loads(meta.get("model", ""))["weights"]
+        shapes = [w["shape"] for w in weights]
+    except (ValueError, RecursionError, TypeError, KeyError):
+        return None  # a malformed document: anynet.saving refuses it before reading any tensor
+    if not all(isinstance(s, list) and all(_is_int(d) and d >= 0 for d in s) for s in shapes):
+        return None
+    return sum(math.prod(s) for s in shapes)
+
+
+def _check_header(path: Any, f: Any, size: int) -> tuple[dict[str, str], dict[str, tuple[str, tuple[int, ...]]]]:
+    n, header = _header(path, f, size)
+    data_size = size - 8 - n
+    meta = header.pop("__metadata__", {})
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise _fail(path, "has a malformed header: __metadata__ must map strings to strings.")
+    entries = {k: _entry(path, k, v) for k, v in header.items()}
+    end = 0
+    for name, (_, _, begin, stop) in sorted(entries.items(), key=lambda kv: kv[1][2:]):
+        if begin != end:
+            raise _fail(path, f"has a malformed header: tensor {name!r} starts at byte {begin} of the data, "
+                              f"expected {end} (tensors must follow each other without gaps or overlaps).")
+        end = stop
+    if end != data_size:
+        what = "is truncated" if end > data_size else "has trailing bytes"
+        raise _fail(path, f"{what}: its header describes {end} bytes of tensor data, the file holds {data_size}.")
+    params = _model_size(meta)
+    if params is not None:
+        for name, (_, shape, _, _) in entries.items():
+            # Larger is what costs memory; anynet.saving names any other mismatch once it has the tensor.
+            if (name == "params" or name.startswith("opt/")) and math.prod(shape) > params:
+                raise _fail(path, f"declares tensor {name!r} with shape {_short(list(shape))}, more values than the "
+                                  f"{params} parameters of the model it describes; nothing was read.")
+    return meta, {k: (e[0], e[1]) for k, e in entries.items()}
+
+
+# -- reading ------------------------------------------------------------------------------
+
+class Tensors(MutableMapping[str, np.ndarray]):
+    """The tensors of a checked file, each read from the memory-mapped file when first asked for.
+
+    A mapping of names to native-endian, writable NumPy arrays. ``declared`` gives every
+    tensor's dtype code and shape without reading it. The file stays open (mapped) until
+    every tensor has been read, :meth:`close` is called, or the mapping is dropped.
+    """
+
+    def __init__(self, path: str, handle: Any, declared: dict[str, tuple[str, tuple[int, ...]]]) -> None:
+        self.path = path
+        self.declared = dict(declared)
+        self._handle = handle
+        self._values: dict[str, np.ndarray] = {}
+        self._keys = list(declared)
+
+    def _load(self, name: str) -> np.ndarray:
+        if self._handle is None:
+            raise SaveFileError(f"{self.path!r} was closed before its tensor {name!r} was read.")
+        code, shape = self.declared[name]
+        try:
+            a = self._handle.get_tensor(name)
+        except Exception as exc:  # safetensors raises its own error types for I/O trouble
+            raise SaveFileError(f"Could not read tensor {name!r} from {self.path!r}: {exc}") from None
+        a = np.asarray(a)
+        if a.shape != shape or a.dtype.newbyteorder("<") != np.dtype(DTYPES[code]):
+            raise SaveFileError(f"{self.path!r} changed while it was being read; try again.")
+        return np.require(a.astype(a.dtype.newbyteorder("="), copy=False), requirements=["A", "W", "C"])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._values:
+            if name not in self.declared or name not in self._keys:
+                raise KeyError(name)
+            self._values[name] = self._load(name)
+            if all(k in self._values for k in self.declared):
+                self.close()
+        return self._values[name]
+
+    def __setitem__(self, name: str, value: np.ndarray) -> None:
+        if name not in self._keys:
+            self._keys.append(name)
+        self._values[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._keys:
+            raise KeyError(name)
+        self._keys.remove(name)
+        self._values.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._keys))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._keys
+
+    def close(self) -> None:
+        """Unmap the file; tensors already read stay."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            with contextlib.suppress(Exception):
+                handle.__exit__(None, None, None)
+
+    def __enter__(self) -> Tensors:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k!r}: {self.declared[k][0]}{list(self.declared[k][1])}" if k in self.declared
+                          and k not in self._values else f"{k!r}: {type(self._values[k]).__name__}"
+                          for k in self._keys)
+        return f"Tensors({self.path!r}, {{{shown}}})"
+
+
+def read(path: str | os.PathLike[str]) -> tuple[Tensors, dict[str, str]]:
+    """Return ``(tensors, metadata)`` of the safetensors file at ``path``, after checking its header.
+
+    ``tensors`` is a :class:`Tensors` mapping of names to native-endian NumPy arrays, each
+    read when first asked for; ``metadata`` maps strings to strings ({} when absent).
+    Raises SaveFileError, naming the problem, for a missing, truncated or malformed file,
+    before any tensor data is read.
+    """
+    path = check_path(path)
+    st = _safetensors()
     try:
         with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            n, header = _header(path, f, size)
-            data_size = size - 8 - n
-            meta = header.pop("__metadata__", {})
-            if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
-                raise _fail(path, "has a malformed header: __metadata__ must map strings to strings.")
-            entries = sorted(((_entry(path, k, v), k) for k, v in header.items()), key=lambda t: (t[0][2], t[0][3]))
-            pos = 0
-            for (_, _, begin, end), name in entries:
-                if begin != pos:
-                    raise _fail(path, f"has a malformed header: tensor {name!r} starts at byte {begin} of the data, "
-                                      f"expected {pos} (tensors must follow each other without gaps or overlaps).")
-                pos = end
-            if pos != data_size:
-                what = "is truncated" if pos > data_size else "has trailing bytes"
-                raise _fail(path, f"{what}: its header describes {pos} bytes of tensor data, the file holds {data_size}.")
-            data = bytearray(data_size)
-            if f.readinto(data) != data_size:
-                raise _fail(path, "changed while it was being read; try again.")
+            meta, declared = _check_header(path, f, os.fstat(f.fileno()).st_size)
+        try:
+            handle = st.safe_open(path, framework="numpy")
+        except Exception as exc:  # SafetensorError, or an OSError from the mapping
+            raise _fail(path, f"is not a valid safetensors file: {exc}.") from None
+        try:
+            # the dtypes are compared as each tensor is read (get_dtype is missing from older safetensors)
+            seen = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
+            same = seen == {k: shape for k, (_, shape) in declared.items()} and (handle.metadata() or {}) == meta
+        except Exception:  # noqa: BLE001 - any trouble here means the file is not what we checked
+            same = False
+        if not same:
+            handle.__exit__(None, None, None)
+            raise _fail(path, "changed while it was being read; try again.")
     except FileNotFoundError:
         raise SaveFileError(f"No such file: {path!r}.") from None
     except IsADirectoryError:
         raise SaveFileError(f"{path!r} is a folder, not a model file.") from None
     except OSError as exc:
         raise SaveFileError(f"Could not read {path!r}: {exc}") from None
-    tensors = {}
-    for (dtype, shape, begin, end), name in entries:
-        a = np.frombuffer(data, dtype=DTYPES[dtype], count=(end - begin) // np.dtype(DTYPES[dtype]).itemsize,
-                          offset=begin).reshape(shape)
-        tensors[name] = a.astype(a.dtype.newbyteorder("="), copy=not a.flags.aligned)
-    return tensors, meta
+    return Tensors(path, handle, declared), meta

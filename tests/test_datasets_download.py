@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,6 +49,15 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if self.mode == "trickle":  # the right bytes, one every quarter second: a mirror that never ends
+            try:
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.25)
+            except OSError:  # the client gave up
+                pass
+            return
         if self.mode == "drop":  # half the file, then the connection goes away
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
@@ -174,11 +184,11 @@ def test_altered_file_of_the_right_size_is_replaced(serve, data_dir, tmp_path):
 def test_interrupted_download_leaves_nothing(serve, tmp_path, monkeypatch):
     url, _ = serve("good")
 
-    def interrupted(self, url, output_file, pooch, check_only=False):
-        output_file.write(b"\x1f\x8b partial")
+    def interrupted(url, out, seconds, progress=None):
+        out.write(b"\x1f\x8b partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pooch.downloaders.HTTPDownloader.__call__", interrupted)
+    monkeypatch.setattr(dl, "http_get", interrupted)
     with pytest.raises(KeyboardInterrupt):
         ds.fetch(SMALL, tmp_path, mirrors=[url])
     assert _leftovers(tmp_path) == []
@@ -199,17 +209,16 @@ def test_offline_or_download_false_says_where_to_put_the_file(tmp_path, monkeypa
         ds.fetch("keras/boston_housing.npz", download=False)
 
 
-def test_without_pooch_local_files_load_and_missing_ones_name_the_extra(data_dir, tmp_path, monkeypatch):
+def test_without_pooch_files_load_and_download(serve, data_dir, tmp_path, monkeypatch):
+    """Downloads need only the standard library: a bare install gets its data."""
     monkeypatch.setitem(sys.modules, "pooch", None)
-    monkeypatch.delenv("ANYNET_OFFLINE", raising=False)
     monkeypatch.setenv("ANYNET_DATA", str(data_dir))
     (_, y), _ = ds.load_mnist()
     assert y[:5].tolist() == [5, 0, 4, 1, 9]
-    monkeypatch.setenv("ANYNET_DATA", str(tmp_path))
-    with pytest.raises(dl.DownloadError) as e:
-        ds.load_mnist()
-    assert "pip install 'anynet-nn[data]'" in str(e.value) and "by hand" in str(e.value)
-    assert _leftovers(tmp_path) == []
+    url, hits = serve("good")
+    got = ds.fetch(SMALL, tmp_path, mirrors=[url])
+    assert got.read_bytes() == (data_dir / SMALL).read_bytes() and hits == ["/" + SMALL]
+    assert _leftovers(tmp_path) == [got.name]
 
 
 def test_verification_is_remembered_by_size_and_mtime(tmp_path, monkeypatch):
@@ -263,3 +272,124 @@ def test_default_data_root(tmp_path, monkeypatch):
     assert ds.data_dir() == Path(pooch.os_cache("anynet")) == tmp_path / "cache" / "anynet"
     (tmp_path / ".anynet" / "data").mkdir(parents=True)  # files put where earlier versions said
     assert ds.data_dir() == tmp_path / ".anynet" / "data"
+
+
+# -- deadlines, progress, partial files, the message --------------------------------------------
+
+def _bounded(fn, seconds: float):
+    """Run fn() in a thread; fail (rather than hang the suite) if it takes longer than ``seconds``."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    start = time.monotonic()
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds} s: a trickling mirror hangs the download"
+    return box, time.monotonic() - start
+
+
+def test_a_trickling_mirror_is_given_up_on_and_the_next_is_tried(serve, data_dir, tmp_path):
+    slow, hslow = serve("trickle")
+    good, hgood = serve("good")
+    box, took = _bounded(lambda: ds.fetch(SMALL, tmp_path, mirrors=[slow, good], timeout=1.0), 30)
+    assert "error" not in box, box.get("error")
+    assert box["value"].read_bytes() == (data_dir / SMALL).read_bytes()
+    assert len(hslow) == 1 and len(hgood) == 1 and took < 10
+    assert _leftovers(tmp_path) == [SMALL.rsplit("/", 1)[1]]
+
+
+def test_only_trickling_mirrors_fail_within_the_deadline(serve, tmp_path, monkeypatch):
+    slow, _ = serve("trickle")
+    monkeypatch.setenv("ANYNET_DOWNLOAD_TIMEOUT", "0.8")
+    box, took = _bounded(lambda: ds.fetch(SMALL, tmp_path, mirrors=[slow, slow]), 30)
+    msg = str(box["error"])
+    assert isinstance(box["error"], dl.DownloadError) and took < 10
+    assert msg.count("gave up after 0.8 s (the deadline for this file, ANYNET_DOWNLOAD_TIMEOUT): got ") == 2, msg
+    assert _leftovers(tmp_path) == []
+    monkeypatch.setenv("ANYNET_DOWNLOAD_TIMEOUT", "soon")
+    with pytest.raises(InputError, match=r"ANYNET_DOWNLOAD_TIMEOUT is the seconds a download may take, a number > 0; "
+                                         r"got 'soon'"):
+        ds.fetch(SMALL, tmp_path, mirrors=[slow])
+    with pytest.raises(InputError, match=r"timeout is the seconds .* got -1"):
+        ds.fetch(SMALL, tmp_path, mirrors=[slow], timeout=-1)
+
+
+def test_the_default_deadline_grows_with_the_file():
+    big, small = dl.REGISTRY["fashion-mnist/train-images-idx3-ubyte.gz"], dl.REGISTRY[SMALL]
+    assert dl.deadline(small) == pytest.approx(120 + 4542 / 100_000)
+    assert dl.deadline(big) == pytest.approx(120 + 26421880 / 100_000)  # 26 MB at 100 kB/s: 6.4 minutes
+    assert dl.deadline(dl.REGISTRY["keras/imdb.npz"]) == 600  # size unknown
+
+
+def test_progress_is_reported(serve, tmp_path, capsys):
+    url, _ = serve("good")
+    ds.fetch(SMALL, tmp_path, mirrors=[url], progress=True)
+    err = capsys.readouterr().err
+    assert f"downloading {SMALL} from {url.split('//')[1]}: 100% of 0.0 MB" in err and err.endswith("\n")
+
+
+KILLED = """
+import sys
+from anynet.datasets import fetch
+fetch(sys.argv[1], sys.argv[2], mirrors=[sys.argv[3]], timeout=600)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_a_download_killed_part_way_leaves_no_part_file_behind(serve, data_dir, tmp_path):
+    import subprocess
+
+    slow, _ = serve("trickle")
+    child = subprocess.Popen([sys.executable, "-c", KILLED, SMALL, str(tmp_path), slow])
+    try:
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "mnist").glob("*.part")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # a few bytes in
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    (part,) = (tmp_path / "mnist").glob("*.part")
+    assert part.name.startswith(f".t10k-labels-idx1-ubyte.gz.{child.pid}@")
+    # someone else's download in progress, and an abandoned one from another machine
+    live = tmp_path / "mnist" / f".t10k-labels-idx1-ubyte.gz.{os.getpid()}@{dl.socket.gethostname()[:3]}x.1.part"
+    ours = tmp_path / "mnist" / f".t10k-labels-idx1-ubyte.gz.{dl.transfer.owner()}.keep.part"
+    old = tmp_path / "mnist" / ".t10k-labels-idx1-ubyte.gz.1@elsewhere.2.part"
+    for p in (live, ours, old):
+        p.write_bytes(b"partial")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    good, _ = serve("good")
+    got = ds.fetch(SMALL, tmp_path, mirrors=[good])
+    assert got.read_bytes() == (data_dir / SMALL).read_bytes()
+    assert _leftovers(tmp_path) == sorted([got.name, live.name, ours.name])  # the killed and the abandoned are gone
+
+
+def test_the_missing_data_message_leads_with_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANYNET_DATA", str(tmp_path))
+    monkeypatch.setenv("ANYNET_OFFLINE", "1")
+    with pytest.raises(dl.DownloadError) as e:
+        ds.load_mnist()
+    lines = str(e.value).splitlines()
+    name = "mnist/train-images-idx3-ubyte.gz"
+    assert lines[0] == (f"Cannot get {name}. To fix: set ANYNET_DATA to a folder that holds {name}, or put the file "
+                        f"by hand at {str(tmp_path / name)!r}.")
+    assert lines[1].startswith("Why: it is missing") and "ANYNET_OFFLINE='1'" in lines[1]
+    assert lines[2].startswith("The file: 9912422 bytes, sha256 440fcabf") and len(lines) == 3
+    assert all(len(line) < 200 + len(str(tmp_path)) for line in lines)
+
+
+def test_failed_mirrors_are_listed_one_per_line(serve, tmp_path):
+    missing, _ = serve("404")
+    wrong, _ = serve("wrong")
+    with pytest.raises(dl.DownloadError) as e:
+        ds.fetch(SMALL, tmp_path, mirrors=[missing, wrong])
+    lines = str(e.value).splitlines()
+    assert lines[0].startswith(f"Cannot get {SMALL}. To fix: set ANYNET_DATA")
+    assert lines[2].startswith(f"  {missing}/{SMALL}: HTTP 404 ") and lines[3].startswith(f"  {wrong}/{SMALL}: got")
+    assert len(lines) == 5 and max(map(len, lines)) < 250

@@ -224,7 +224,6 @@ def test_word_index_that_is_not_json(tmp_path):
 # -- digits, ex4 on the real files --------------------------------------------------------------
 
 def test_load_digits():
-    pytest.importorskip("sklearn")
     (x, y), (xt, yt) = ds.load_digits()
     assert x.shape == (1437, 8, 8) and xt.shape == (360, 8, 8) and x.dtype == np.uint8 and y.dtype == np.uint8
     assert int(x.max()) == 16 and sorted(np.unique(y)) == list(range(10))
@@ -232,6 +231,34 @@ def test_load_digits():
     np.testing.assert_array_equal(x, x2)
     with pytest.raises(InputError, match="test_fraction"):
         ds.load_digits(test_fraction=1.5)
+
+
+def test_load_digits_needs_no_scikit_learn_and_equals_its_copy(monkeypatch):
+    from anynet.datasets.digits import _read_all
+
+    try:
+        from sklearn.datasets import load_digits as sk_load_digits
+    except ImportError:
+        sk_load_digits = None
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as on a bare install
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    x, y = _read_all()
+    (xtr, ytr), (xte, yte) = ds.load_digits()
+    assert x.shape == (1797, 8, 8) and y.shape == (1797,) and len(xtr) + len(xte) == 1797
+    assert np.bincount(y).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    monkeypatch.undo()
+    if sk_load_digits is not None:
+        bunch = sk_load_digits()
+        np.testing.assert_array_equal(x, bunch.images)
+        np.testing.assert_array_equal(y, bunch.target)
+
+
+def test_a_damaged_copy_of_the_digits_is_never_parsed(monkeypatch):
+    from anynet.datasets import digits
+
+    monkeypatch.setattr(digits, "DIGITS_SHA256", "0" * 64)
+    with pytest.raises(InputError, match=r"anynet's copy of the digits .* has sha256 09f66e6d.*reinstall anynet-nn"):
+        ds.load_digits()
 
 
 def test_load_ex4_default_root_verifies_the_weights(data_dir, monkeypatch):

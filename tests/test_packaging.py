@@ -53,11 +53,16 @@ def test_core_imports_no_concrete_array_library():
                 f"{rel} imports numpy but is not in the host-side allow-list"
 
 
+def _wheel(folder: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(folder), str(ROOT)], check=True, capture_output=True, timeout=300)
+    (wheel,) = folder.glob("anynet_nn-*.whl")
+    return wheel
+
+
 @pytest.mark.slow
 def test_wheel_holds_anynet_backends_and_no_top_level_backends(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
-    (wheel,) = tmp_path.glob("anynet_nn-*.whl")
+    wheel = _wheel(tmp_path)
     names = zipfile.ZipFile(wheel).namelist()
     expected = {f"anynet/backends/{p.name}" for p in (ROOT / "backends").glob("*.py")}
     expected |= {f"anynet/{p.relative_to(ROOT / 'anynet').as_posix()}" for p in (ROOT / "anynet").rglob("*.py")}
@@ -103,3 +108,57 @@ def test_entry_point_adapter_is_found_and_selected(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0] == "fake cpu"
     assert "'fake'" in out.stdout.splitlines()[1]
+
+
+BASE = {"numpy", "scipy", "array-api-compat", "safetensors"}  # what `pip install anynet-nn` brings
+
+
+@pytest.mark.slow
+def test_a_bare_install_runs_the_main_job(tmp_path):
+    """The wheel holds the digits and their license; with only the base requirements (no
+    scikit-learn, matplotlib or torch), `anynet train` runs from the installed console script."""
+    import importlib.util
+    import os
+    import re
+
+    wheel = _wheel(tmp_path / "wheel")
+    z = zipfile.ZipFile(wheel)
+    assert {"anynet/datasets/data/digits.csv.gz", "anynet/datasets/data/README.md"} <= set(z.namelist())
+    assert "CC BY 4.0" in z.read("anynet/datasets/data/README.md").decode()
+    meta = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    required = {re.split(r"[ <>=!~;\[]", line.split(": ", 1)[1])[0].lower()
+                for line in meta.splitlines() if line.startswith("Requires-Dist: ") and "extra ==" not in line}
+    assert required == BASE, required
+
+    # a venv that sees the base requirements and nothing else (no network: they come from this one)
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
+    python = bin_dir / ("python.exe" if os.name == "nt" else "python")
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    for name in BASE:
+        module = name.replace("-", "_")
+        spec = importlib.util.find_spec(module)
+        assert spec is not None and spec.submodule_search_locations, f"{module} is needed for this test"
+        where = Path(next(iter(spec.submodule_search_locations)))
+        for p in where.parent.iterdir():  # the package, its .libs and its .dist-info
+            if p.name == module or p.name.startswith((f"{module}.libs", f"{module}-")):
+                (deps / p.name).symlink_to(p)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    Path(site, "base-deps.pth").write_text(str(deps) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",
+                    str(wheel)], check=True, capture_output=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ANYNET_DATA")}
+    env.update(MPLBACKEND="Agg", ANYNET_OFFLINE="1", OPENBLAS_NUM_THREADS="1")
+    probe = subprocess.run([str(python), "-c", "import importlib.util as u; print([m for m in ('sklearn', "
+                            "'matplotlib', 'torch', 'pooch', 'tqdm') if u.find_spec(m)])"],
+                           capture_output=True, text=True, timeout=60, env=env)
+    assert probe.stdout.strip() == "[]", probe.stdout + probe.stderr
+    p = subprocess.run([str(bin_dir / "anynet"), "train", "--epochs", "1"], capture_output=True, text=True,
+                       timeout=300, cwd=tmp_path, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "anynet train: digits (1437 training / 360 test samples" in p.stdout
+    assert re.search(r"test accuracy: [\d.]+% \(\d+/360\)", p.stdout), p.stdout
+    assert "not plotted: matplotlib is not installed" in p.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
 import warnings
 
 import numpy as np
@@ -249,3 +250,76 @@ def test_load_with_any_backend_argument(tmp_path, backend_name):
         _documented(exc)
         return
     assert r.placement.backend.name == backend_name
+
+
+# -- arbitrary bytes and headers, with a memory bound ----------------------------------------
+
+_CODES = ["F64", "F32", "F16", "I8", "U8", "BOOL", "BF16", "O", "F8_E4M3"]
+_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+_SIDES = st.one_of(st.integers(0, 4), st.integers(0, 2**40), st.integers(2**40, 2**80))
+
+
+@st.composite
+def _crafted_files(draw, anynet_doc: str):
+    """(header bytes, sparse size): 1-3 tensors declared over up to 1 GiB of sparse file; most
+    are consistent (valid dtype, size = shape x itemsize, offsets tiling the data), some not."""
+    header: dict = {"__metadata__": {"format": "anynet", "format_version": "1", "model": anynet_doc}}
+    end = 0
+    for i in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from(["params", "opt/m", "opt/v", f"t{i}"]))
+        if draw(st.booleans()):  # consistent: only the sizes are hostile
+            dtype = draw(st.sampled_from(sorted(_ITEMSIZE)))
+            n = draw(st.integers(0, max(0, 2**30 - end) // _ITEMSIZE[dtype]))
+            shape = draw(st.sampled_from([[n], [1, n], [n, 1]]))
+            begin, size = end, n * _ITEMSIZE[dtype]
+        else:
+            dtype, shape = draw(st.sampled_from(_CODES)), draw(st.lists(_SIDES, max_size=4))
+            size = draw(st.one_of(st.just(math.prod(shape) * 4), st.integers(0, 2**30)))
+            begin = draw(st.one_of(st.just(end), st.integers(0, 2**30)))
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [begin, begin + size]}
+        end = max(end, begin + size)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text, min(end, 2**31)
+
+
+def _peak_bytes_of(fn) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@FAST
+@given(data=st.data())
+def test_any_bytes_load_or_are_refused_within_a_memory_bound(tmp_path_factory, data):
+    """Random bytes, damaged headers and headers declaring up to 2 GiB over a sparse file:
+    each loads or is a SaveFileError, and memory stays within a small bound, never the declared size."""
+    folder = tmp_path_factory.mktemp("bytes")
+    saved = _saved_bytes(tmp_path_factory)
+    (n,) = struct.unpack("<Q", saved[:8])
+    doc = json.loads(saved[8:8 + n])["__metadata__"]["model"]
+    kind = data.draw(st.sampled_from(["bytes", "prefix", "crafted"]))
+    path = folder / "x.anynet"
+    if kind == "bytes":
+        path.write_bytes(data.draw(st.binary(max_size=256)))
+    elif kind == "prefix":  # a valid start, then anything
+        path.write_bytes(saved[:data.draw(st.integers(0, len(saved)))] + data.draw(st.binary(max_size=64)))
+    else:
+        head, size = data.draw(_crafted_files(doc))
+        with open(path, "wb") as f:
+            f.write(head)
+            f.truncate(len(head) + size)  # sparse: nothing on disk
+    peak = _peak_bytes_of(lambda: _load_or_refuse(path))
+    assert peak < 8 << 20, f"loading a {kind} file of {path.stat().st_size} bytes peaked at {peak} bytes"
+    # the bare reader: checks the header, reads nothing until asked
+    try:
+        peak = _peak_bytes_of(lambda: tensorfile.read(path))
+    except SaveFileError:
+        return
+    assert peak < 8 << 20

@@ -7,12 +7,17 @@ URLs it is published at. :func:`fetch` returns the path of a verified copy:
 - a file already under the data root is hashed before it is used (once per process for
   a given size and mtime), and used only when its SHA-256 matches: a truncated or altered
   copy is never parsed, it is replaced;
-- otherwise the mirrors are tried in turn through pooch's downloaders; each download goes
-  to a temporary file beside the target, is checked for size and SHA-256, flushed to disk
-  (fsync) and only then renamed over the target (``os.replace``). A failed, cut or wrong
-  download leaves no file behind;
-- when nothing works the error names the file, the SHA-256 expected, every URL tried and
-  why it failed, and where to put the file by hand.
+- otherwise the mirrors are tried in turn with the standard library (``urllib``; no
+  extra package). Each gets an overall deadline for the whole file (:func:`deadline`:
+  ``timeout=``, ``$ANYNET_DOWNLOAD_TIMEOUT``, or two minutes plus the file at 100 kB/s),
+  so a mirror that trickles a byte a second is given up on and the next one tried; a
+  progress line goes to a terminal. Each download goes to a temporary ``.part`` file
+  beside the target, is checked for size and SHA-256, flushed to disk (fsync) and only
+  then renamed over the target (``os.replace``). A failed, cut or wrong download leaves
+  no file behind, and the ``.part`` file of a download that was killed is removed by the
+  next fetch of that file (:func:`sweep_partial`);
+- when nothing works the error says first what to do (``ANYNET_DATA``, or where to put
+  the file by hand), then why, with each URL tried, then the file's size and SHA-256.
 
 No network is used when the files are present. ``ANYNET_OFFLINE=1`` (or ``download=False``)
 turns downloading off; ``ANYNET_MIRRORS="URL [URL ...]"`` (or ``mirrors=``) replaces the
@@ -23,25 +28,31 @@ local mirror (the tests use one on 127.0.0.1).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
+import socket
 import sys
 import tempfile
+import urllib.error
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
 from anynet.datasets.root import ENV_VAR, data_dir
+
+from anynet.datasets import transfer
+from anynet.datasets.transfer import ENV_TIMEOUT, TIMEOUT_S, Progress, http_get, partial_prefix, sweep_partial
 from anynet.errors import InputError
 
 __all__ = ["RemoteFile", "REGISTRY", "DownloadError", "fetch", "entry", "sha256_of", "is_verified",
-           "mirror_urls", "ENV_MIRRORS", "ENV_OFFLINE"]
+           "mirror_urls", "deadline", "sweep_partial", "ENV_MIRRORS", "ENV_OFFLINE", "ENV_TIMEOUT"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 ENV_MIRRORS = "ANYNET_MIRRORS"
 ENV_OFFLINE = "ANYNET_OFFLINE"
-TIMEOUT_S = 60
 
 
 class DownloadError(InputError):
@@ -166,80 +177,109 @@ def _origin(root: PathLike | None) -> tuple[Path, str]:
     return data_dir(), (f"{ENV_VAR}={env!r}" if env else f"the default data root; {ENV_VAR} is not set")
 
 
-def _by_hand(item: RemoteFile, dest: Path) -> str:
+def _facts(item: RemoteFile) -> str:
     size = f"{item.size} bytes, " if item.size else ""
-    return (f"Put the file at {str(dest)!r} by hand ({size}sha256 {item.sha256}; published at "
-            f"{' or '.join(item.urls)}), or point ANYNET_DATA at a folder holding {item.path}.")
+    more = f" (and {len(item.urls) - 1} more mirror{'s' * (len(item.urls) > 2)})" if len(item.urls) > 1 else ""
+    return f"The file: {size}sha256 {item.sha256}; published at {item.urls[0]}{more}."
+
+
+def _error(item: RemoteFile, dest: Path, why: str, tried: list[str] | None = None) -> DownloadError:
+    """Return the error a user meets: what to do first, then why, then the file's facts, in short lines."""
+    lines = [f"Cannot get {item.path}. To fix: set ANYNET_DATA to a folder that holds {item.path}, "
+             f"or put the file by hand at {str(dest)!r}.", f"Why: {why}"]
+    lines += [f"  {t}" for t in tried or []]
+    lines.append(_facts(item))
+    return DownloadError("\n".join(lines))
 
 
 # -- fetching ----------------------------------------------------------------------------------
 
 def fetch(path: str, root: PathLike | None = None, *, download: bool | None = None,
-          mirrors: list[str] | tuple[str, ...] | str | None = None, progress: bool | None = None) -> Path:
+          mirrors: list[str] | tuple[str, ...] | str | None = None, progress: bool | None = None,
+          timeout: float | None = None) -> Path:
     """Return the path of a verified copy of registry file ``path`` under the data root.
 
     ``root`` is the data root (default :func:`anynet.datasets.data_dir`: ``$ANYNET_DATA``,
     else the platform cache folder). A present file is used when its SHA-256 matches; a
     missing or mismatching one is downloaded unless ``download`` is False (None: unless
-    ``ANYNET_OFFLINE`` is set). Raises :class:`DownloadError` naming the file, the expected
-    SHA-256, each URL tried and why it failed, and where to put the file by hand.
+    ``ANYNET_OFFLINE`` is set). Each mirror gets ``timeout`` seconds for the whole file
+    (default :func:`deadline`), then the next is tried. Raises :class:`DownloadError` that
+    says first what to do, then why (each URL tried and what went wrong), then the file's
+    size and SHA-256.
     """
     item = entry(path)
+    seconds = deadline(item, timeout)
     root_dir, origin = _origin(root)
     dest = root_dir / item.path
-    problem = f"{item.path} is missing"
+    problem = "it is missing"
     if dest.is_file():
         if is_verified(dest, item.sha256):
             return dest
-        problem = (f"{str(dest)!r} is damaged or not the published file ({dest.stat().st_size} bytes, sha256 "
-                   f"{sha256_of(dest)}; expected {item.size or '?'} bytes, sha256 {item.sha256}); it was not used")
+        problem = (f"the copy there is damaged or not the published file ({dest.stat().st_size} bytes, sha256 "
+                   f"{sha256_of(dest)[:16]}...), so it was not used")
     where = f"{problem} (data root {str(root_dir)!r}, from {origin})"
     if download is False or (download is None and _offline()):
         why = "download=False" if download is False else f"{ENV_OFFLINE}={os.environ.get(ENV_OFFLINE)!r}"
-        raise DownloadError(f"{where}, and downloading is off ({why}). {_by_hand(item, dest)}")
-    try:
-        import pooch
-    except ImportError:
-        raise DownloadError(f"{where}, and downloading needs pooch: pip install 'anynet-nn[data]'. "
-                            f"{_by_hand(item, dest)}") from None
+        raise _error(item, dest, f"{where}, and downloading is off ({why}).")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DownloadError(f"{where}; cannot create {str(dest.parent)!r} to download it: {exc}. "
-                            f"{_by_hand(item, dest)}") from None
+        raise _error(item, dest, f"{where}; cannot create {str(dest.parent)!r} to download it: {exc}.") from None
     if not os.access(dest.parent, os.W_OK):
-        raise DownloadError(f"{where}; {str(dest.parent)!r} is not writable, so it cannot be downloaded there. "
-                            f"Set ANYNET_DATA to a writable folder, or: {_by_hand(item, dest)}")
+        raise _error(item, dest, f"{where}; {str(dest.parent)!r} is not writable, so it cannot be downloaded there.")
+    sweep_partial(item.name, dest.parent)
     failures = []
     for url in mirror_urls(item, mirrors):
         try:
-            _download(pooch, url, item, dest, progress)
+            _download(url, item, dest, progress, seconds)
             return dest
         except Exception as exc:  # any failure of one mirror: note it and try the next
             failures.append(f"{url}: {_reason(exc)}")
-    tried = "; ".join(failures) or "no URL to try"
-    raise DownloadError(f"{where}; downloading it failed ({tried}). No partial file was kept. {_by_hand(item, dest)}")
+    raise _error(item, dest, f"{where}; downloading failed from every mirror. No partial file was kept.",
+                 failures or ["no URL to try"])
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if len(text) < 300 else text[:297] + "..."
+def deadline(item: RemoteFile, timeout: float | None = None) -> float:
+    """Return the seconds one mirror gets for all of ``item``: ``timeout``, else ``$ANYNET_DOWNLOAD_TIMEOUT``,
+    else 2 minutes plus the time the file takes at 100 kB/s (10 minutes when its size is unknown)."""
+    source = "timeout"
+    if timeout is None and os.environ.get(ENV_TIMEOUT):
+        timeout, source = os.environ[ENV_TIMEOUT], ENV_TIMEOUT
+    if timeout is None:
+        return 120.0 + (item.size / 100_000 if item.size else 480.0)
+    try:
+        value = float(timeout)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"{source} is the seconds a download may take, a number > 0; got {timeout!r}.")
+    return value
 
 
-def _download(pooch_mod, url: str, item: RemoteFile, dest: Path, progress: bool | None) -> None:
-    """Download ``url`` to a temporary file beside ``dest``, verify it, and rename it to ``dest``."""
-    from pooch.downloaders import HTTPDownloader, choose_downloader
-
-    if progress is None:
-        progress = _progress_default()
-    if url.startswith(("http://", "https://")):
-        downloader = HTTPDownloader(progressbar=progress, timeout=TIMEOUT_S)
+def _reason(exc: BaseException) -> str:
+    """Return why one mirror failed, in one short line."""
+    if isinstance(exc, urllib.error.HTTPError):
+        text = f"HTTP {exc.code} {exc.reason}"
+    elif isinstance(exc, urllib.error.URLError):
+        text = f"cannot connect ({exc.reason})"
+    elif isinstance(exc, (socket.timeout, TimeoutError)):
+        text = f"no data for {TIMEOUT_S} s ({exc})"
     else:
-        downloader = choose_downloader(url, progressbar=progress)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{item.name}.", suffix=".part")
+        text = str(exc).strip() or type(exc).__name__
+    text = " ".join(text.split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _download(url: str, item: RemoteFile, dest: Path, progress: bool | None, seconds: float) -> None:
+    """Download ``url`` to a temporary file beside ``dest``, verify it, and rename it to ``dest``."""
+    if progress is None:
+        progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    host = urllib.parse.urlsplit(url).netloc or url
+    report = Progress(f"downloading {item.path} from {host}", None, progress)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=partial_prefix(item.name), suffix=".part")
     try:
         with os.fdopen(fd, "w+b") as f:
-            downloader(url, f, None)
+            http_get(url, f, seconds, report)
             f.flush()
             os.fsync(f.fileno())
         size = os.path.getsize(tmp)
@@ -267,11 +307,3 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _progress_default() -> bool:
-    try:
-        import tqdm  # noqa: F401
-    except ImportError:
-        return False
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
