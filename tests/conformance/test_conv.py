@@ -217,3 +217,32 @@ def test_pooling1d_matches_torch(backend, cls, kind, p, s, padding):
     Yt.backward(torch.tensor(dY[:, None]).permute(0, 3, 1, 2))
     np.testing.assert_allclose(Y, Yt.detach().permute(0, 2, 3, 1).numpy()[:, 0], **TOL)
     np.testing.assert_allclose(dX, Xt.grad.permute(0, 2, 3, 1).numpy()[:, 0], **TOL)
+
+
+WINDOW_OPS = [("conv2d", (3, 3), (1, 1), "same", (1, 1)), ("conv2d", (3, 2), (2, 1), "valid", (2, 1)),
+              ("max_pool2d", (2, 2), (2, 2), "valid", None), ("max_pool2d", (3, 3), (2, 2), "same", None),
+              ("sum_pool2d", (2, 2), (2, 2), "valid", None), ("sum_pool2d", (3, 2), (1, 2), "same", None)]
+
+
+@pytest.mark.parametrize("name, k, s, padding, d", WINDOW_OPS)
+def test_fast_kernels_match_the_portable_code(backend, dtype, name, k, s, padding, d):
+    """Each adapter kernel against anynet's own portable code, in the model dtypes (ties included)."""
+    from anynet.layers import _windows
+
+    fast = backend.backend.kernels.get(name)
+    if fast is None:
+        pytest.skip(f"{backend.backend.name} has no {name!r} kernel; the portable code is what runs")
+    rng = np.random.default_rng(9)
+    X = rng.integers(-2, 3, size=(2, 9, 8, 3)).astype(dtype)  # small integers: many ties, exact sums
+    pads = _pads(X.shape[1:3], k, s, padding, d or (1, 1))
+    Xd, xp = put(backend, X), backend.xp
+    args = (put(backend, rng.integers(-2, 3, size=(*k, 3, 4)).astype(dtype)), s, pads, d) if d else (k, s, pads)
+    Y1, back1 = fast(Xd, *args, xp)
+    Y2, back2 = getattr(_windows, name)(Xd, *args, xp)
+    same_place(backend, Y1, dtype)
+    np.testing.assert_array_equal(get(backend, Y1), get(backend, Y2))
+    dY = put(backend, rng.integers(-2, 3, size=tuple(Y2.shape)).astype(dtype))
+    g1, g2 = back1(dY), back2(dY)
+    for a, b in zip(g1 if d else (g1,), g2 if d else (g2,)):
+        same_place(backend, a, dtype)
+        np.testing.assert_array_equal(get(backend, a), get(backend, b))
