@@ -97,15 +97,22 @@ def _max_pool2d(X: np.ndarray, pool: Any, strides: Any, pads: Any, xp: Any = Non
         from anynet.layers._windows import max_pool2d
 
         return max_pool2d(X, pool, strides, pads, xp)
-    Y = T.max(axis=(2, 4))
+    ph, pw = pool
+    taps = [T[:, :, t // pw, :, t % pw, :] for t in range(ph * pw)]
+    Y = taps[0].copy()
+    for V in taps[1:]:
+        np.maximum(Y, V, out=Y)
 
     def backward(dY: np.ndarray) -> np.ndarray:
-        n, Ho, ph, Wo, pw, C = T.shape
-        # the first maximum of each window in row-major order, as the portable code picks it
-        first = T.transpose(0, 1, 3, 2, 4, 5).reshape(n, Ho, Wo, ph * pw, C).argmax(axis=3)
-        mask = np.arange(ph * pw).reshape(1, 1, 1, ph * pw, 1) == first[:, :, :, None, :]
-        dW = (mask * dY[:, :, :, None, :]).reshape(n, Ho, Wo, ph, pw, C).transpose(0, 1, 3, 2, 4, 5)
-        return _untile(dW, X.shape)
+        # each window's gradient goes to its first maximum in row-major order, as in the portable code
+        dT = np.zeros(T.shape, dY.dtype)
+        free = np.ones(Y.shape, bool)
+        for t, V in enumerate(taps):
+            hit = V == Y
+            hit &= free
+            free &= ~hit
+            dT[:, :, t // pw, :, t % pw, :] = dY * hit
+        return _untile(dT, X.shape)
 
     return Y, backward
 

@@ -120,14 +120,20 @@ def max_pool2d(X: Any, pool: Pair, strides: Pair, pads: Pads, xp: Any = None) ->
     Xp = _pad(X, pads, -math.inf, xp)
     out = _out(Xp.shape[1:3], pool, strides, (1, 1))
     taps = _offsets(pool, (1, 1), strides, out)
-    win = _windows(Xp, taps, xp)
-    Y = xp.max(win, axis=3)
+    # A running maximum over the taps, remembering which tap first held it: a later tap
+    # takes over only when strictly greater, so ties go to the first (row-major) maximum.
+    Y = Xp[:, taps[0][0], taps[0][1], :]
+    first = xp.zeros(Y.shape, dtype=xp.int32, device=X.device)
+    for t, (si, sj) in enumerate(taps[1:], 1):
+        V = Xp[:, si, sj, :]
+        greater = V > Y
+        Y = xp.where(greater, V, Y)
+        first = xp.where(greater, xp.full(Y.shape, t, dtype=xp.int32, device=X.device), first)
+    shape = tuple(Xp.shape)
 
     def backward(dY: Any) -> Any:
-        first = xp.argmax(win, axis=3, keepdims=True)  # the standard returns the first occurrence
-        tap = xp.reshape(xp.arange(len(taps), dtype=first.dtype, device=dY.device), (1, 1, 1, len(taps), 1))
-        mask = xp.astype(tap == first, dY.dtype)
-        return _unpad(_scatter(lambda t: mask[:, :, :, t, :] * dY, taps, Xp.shape, dY, xp), pads)
+        zero = xp.zeros_like(dY)
+        return _unpad(_scatter(lambda t: xp.where(first == t, dY, zero), taps, shape, dY, xp), pads)
 
     return Y, backward
 

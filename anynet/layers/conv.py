@@ -91,7 +91,7 @@ class _Conv(Layer):
         Z4, conv_backward = conv(X4, W4, strides, pads, dilation, xp)
         Z = Z4 if rank == 2 else xp.reshape(Z4, (shape[0], Z4.shape[2], self.filters))
         if self.use_bias:
-            Z = Z + P["b"]
+            Z += P["b"]  # Z is a fresh array: adding in place saves an allocation
         Y = act.forward(Z, xp, ctx.kernels) if activate else Z
 
         def backprop(dY: Any, need_dX: bool = True) -> Any:
