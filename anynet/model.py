@@ -36,6 +36,20 @@ class Data:
     n: int
 
 
+def _image_hint(want: tuple[int, ...], got: tuple[int, ...]) -> str:
+    """Return how to turn X into the (height, width, channels) samples an image model expects, or ''."""
+    if len(want) != 3:
+        return ""
+    h, w, c = want
+    if got[1:] == (c, h, w):
+        return " anynet is channels last; transpose channels-first data with np.transpose(X, (0, 2, 3, 1))."
+    if got[1:] == (h, w) and c == 1:
+        return " Add the channels axis: X[..., None]."
+    if got[1:] == (h * w * c,):
+        return f" Reshape the rows into images: X.reshape(-1, {h}, {w}, {c})."
+    return ""
+
+
 class Sequential:
     """A stack of layers trained as one function of a flat parameter vector.
 
@@ -247,7 +261,7 @@ class Sequential:
         first = self._first_layer()
         if isinstance(first, Dense) and len(self.input_shape) == 1 and len(got) == 2:
             return f"Dense({first.units}) expected {self.input_shape[0]} input features, got X with shape {got}."
-        return f"The model expects samples of shape {self.input_shape}, got X with shape {got}."
+        return f"The model expects samples of shape {self.input_shape}, got X with shape {got}.{_image_hint(self.input_shape, got)}"
 
     def _check_targets(self, y: Any, kind: str, xp: Any, dtype: Any) -> Any:
         k = self.output_shape[0] if len(self.output_shape) == 1 else None

@@ -43,6 +43,7 @@ def _classes(module: Any, base: type) -> dict[str, type]:
 
 # Everything a file may name. A class not listed here cannot be saved, so it is never loaded.
 LAYERS = {c.__name__: c for c in (layers.Dense, layers.Activation, layers.Dropout, layers.Flatten, layers.Input)}
+LAYERS.update({n: getattr(layers, n) for n in layers.__all__ if n not in ("Layer", "Context")})
 ACTIVATIONS = dict(activations._REGISTRY)
 INITIALIZERS = _classes(initializers, initializers.Initializer)
 REGULARIZERS = _classes(regularizers, regularizers.Regularizer)
