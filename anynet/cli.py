@@ -90,6 +90,22 @@ def _layers(spec: str, n_in: int, n_out: int, dataset: str) -> list[int]:
     return sizes
 
 
+def _cnn_inputs(x: np.ndarray, xt: np.ndarray, dataset: str) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """Return the rows as (n, side, side, 1) images, and the network's description, for --model cnn."""
+    side = int(round(x.shape[1] ** 0.5))
+    if side * side != x.shape[1] or side < 22:
+        raise SystemExit(f"anynet train: --model cnn needs square images of at least 22x22 (mnist, fashion-mnist); "
+                         f"{dataset} has {x.shape[1]} features.")
+    images = lambda a: a.reshape(len(a), side, side, 1)  # noqa: E731
+    return images(x), images(xt), [f"{side}x{side}x1", "conv32", "pool", "conv64", "pool", "conv64", "64"]
+
+
+def _cnn_body(L: Any, activation: str) -> list[Any]:
+    """The Keras book's MNIST convnet, up to its output layer."""
+    return [L.Conv2D(32, 3, activation=activation), L.MaxPooling2D(2), L.Conv2D(64, 3, activation=activation),
+            L.MaxPooling2D(2), L.Conv2D(64, 3, activation=activation), L.Flatten(), L.Dense(64, activation=activation)]
+
+
 def _device(spec: str | None) -> Any:
     return int(spec) if spec is not None and spec.isdigit() else spec
 
@@ -103,18 +119,25 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if args.limit:
         x, y = x[:args.limit], y[:args.limit]
     n_classes = int(max(y.max(), yt.max())) + 1
-    sizes = _layers(args.layers or task.layers, x.shape[1], n_classes, args.dataset)
     backend = args.backend or best_backend()
     L = an.layers
-    model = an.Sequential([L.Input((sizes[0],))] + [L.Dense(h, activation=args.activation) for h in sizes[1:-1]]
-                          + [L.Dense(sizes[-1], activation="softmax")],
-                          seed=args.seed, backend=backend, device=_device(args.device))
+    if getattr(args, "model", "mlp") == "cnn":
+        if args.layers:
+            raise SystemExit("anynet train: --layers sets an MLP's sizes; --model cnn has the book's fixed layers.")
+        x, xt, sizes = _cnn_inputs(x, xt, args.dataset)
+        sizes.append(n_classes)
+        body = [L.Input(x.shape[1:]), *_cnn_body(L, args.activation), L.Dense(n_classes, activation="softmax")]
+    else:
+        sizes = _layers(args.layers or task.layers, x.shape[1], n_classes, args.dataset)
+        body = ([L.Input((sizes[0],))] + [L.Dense(h, activation=args.activation) for h in sizes[1:-1]]
+                + [L.Dense(sizes[-1], activation="softmax")])
+    model = an.Sequential(body, seed=args.seed, backend=backend, device=_device(args.device))
     optimizer = an.optimizers.get(args.optimizer)
     if args.lr is not None:
         optimizer = type(optimizer)(args.lr)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.build((sizes[0],))
-    print(f"anynet train: {args.dataset} ({len(x)} training / {len(xt)} test samples, {x.shape[1]} features, "
+    model.build()
+    print(f"anynet train: {args.dataset} ({len(x)} training / {len(xt)} test samples, {int(np.prod(x.shape[1:]))} features, "
           f"{n_classes} classes)")
     print(f"network {'-'.join(map(str, sizes))} ({args.activation} hidden, softmax output), "
           f"{type(optimizer).__name__} lr {optimizer.lr(0):g}, {args.epochs} epoch{'s' * (args.epochs != 1)} of batch "
@@ -124,7 +147,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     history = model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size,
                         validation_split=args.val_fraction or 0.0, verbose=1)
     seconds = time.perf_counter() - t0
-    result = model.evaluate(xt, yt, return_dict=True)
+    result = model.evaluate(xt, yt, batch_size=1000 if getattr(args, "model", "mlp") == "cnn" else None, return_dict=True)
     correct = int(round(result["accuracy"] * len(yt)))
     print(f"test accuracy: {100 * result['accuracy']:.2f}% ({correct}/{len(yt)}), test loss {result['loss']:.4f}; "
           f"trained in {seconds:.1f} s")
@@ -172,6 +195,8 @@ def parser() -> argparse.ArgumentParser:
                        description="Train an MLP classifier on a data set and report its test accuracy. Data sets: "
                        + "; ".join(f"{k}: {v.about}" for k, v in DATASETS.items()) + ".")
     t.add_argument("--dataset", default="digits", choices=sorted(DATASETS), help="data set (default digits)")
+    t.add_argument("--model", default="mlp", choices=("mlp", "cnn"),
+                   help="mlp (default) or cnn: the Keras book's convnet, for mnist and fashion-mnist")
     t.add_argument("--layers", help="sizes from input to output, e.g. 784,128,10 (default per data set: "
                    + ", ".join(f"{k} {v.layers}" for k, v in DATASETS.items()) + ")")
     t.add_argument("--activation", default="relu", help="hidden activation (default relu)")
