@@ -28,3 +28,14 @@ def test_report_formats():
     text = markdown({"cores": 2}, rows)
     assert "| anynet numpy | 1.1 | 1.10x | 1.8 |" in text
     assert flops_per_sample() > 0
+
+
+def test_cnn_benchmark_runs_on_small_data():
+    from benchmarks import cnn
+
+    rows = cnn.run(repeats=1, n=192, memory=False)
+    assert rows[0].contender == "anynet numpy" and rows[0].seconds > 0
+    assert 0 < rows[0].extra["BLAS share %"]
+    assert len(cnn.gemm_shapes(64)) == 14
+    rss, growth = cnn.peak_rss("anynet", 128)
+    assert rss > 10 and growth >= 0
