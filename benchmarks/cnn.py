@@ -9,8 +9,9 @@ process, in alternating runs; the rows hold the medians. Extras:
   convolution forward, for dW and for dX, and the dense layers' products), at the shapes
   and in the layouts the NumPy kernels use, timed alone and divided by the epoch's time.
 - ``peak RSS MB`` / ``epoch RSS growth MB``: each contender trains one epoch in a fresh
-  process (spawned); the peak resident set size of that process, and how much it grew
-  during the epoch (data and imports excluded).
+  process (spawned); the peak resident set size of that process (VmHWM), and how much
+  the peak grew during the epoch (data, model and imports excluded).
+- ``threads``: OpenBLAS' threads for anynet, torch's intra-op threads for torch.
 """
 
 from __future__ import annotations
@@ -119,14 +120,23 @@ def blas_seconds(n: int, batch: int = BATCH, repeats: int = 3) -> float:
     return total
 
 
+def _hwm_mb() -> float:
+    """Return this process's peak resident set size in MB (VmHWM; unlike ru_maxrss it restarts at exec)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
 def _epoch_rss(which: str, n: int, queue: Any) -> None:
     """In a fresh process: one epoch of ``which``; put (peak RSS MB, growth during the epoch MB)."""
     X, y = data(n)
     fn = anynet_epoch(X, y) if which == "anynet" else torch_epoch(X, y)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _hwm_mb()
     fn()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((after / 1024, (after - before) / 1024))  # Linux reports KiB
+    after = _hwm_mb()
+    queue.put((after, after - before))
 
 
 def peak_rss(which: str, n: int) -> tuple[float, float]:
@@ -138,6 +148,14 @@ def peak_rss(which: str, n: int) -> tuple[float, float]:
     result = queue.get()
     proc.join()
     return result
+
+
+def _blas_threads() -> int | None:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return max((x["num_threads"] for x in threadpool_info() if x["user_api"] == "blas"), default=None)
 
 
 def run(repeats: int = 3, n: int = N, memory: bool = True) -> list[Row]:
@@ -163,6 +181,11 @@ def run(repeats: int = 3, n: int = N, memory: bool = True) -> list[Row]:
         extra: dict[str, Any] = {}
         if name == "anynet numpy":
             extra["BLAS share %"] = 100 * blas / med
+            extra["threads"] = _blas_threads()
+        else:
+            import torch
+
+            extra["threads"] = torch.get_num_threads()
         if memory:
             which = "anynet" if name.startswith("anynet") else "torch"
             rss, growth = peak_rss(which, n)
