@@ -128,7 +128,6 @@ def _sum_pool2d(X: np.ndarray, pool: Any, strides: Any, pads: Any, xp: Any = Non
             return _unpad(_scatter(np.zeros(Xp.shape, dY.dtype), lambda i, j: dY, pool, strides, (1, 1), out), pads)
 
         return win.sum(axis=(4, 5)), scatter
-    n, Ho, ph, Wo, pw, C = T.shape
     return T.sum(axis=(2, 4)), lambda dY: _untile(
         np.broadcast_to(dY[:, :, None, :, None, :], T.shape).astype(dY.dtype, copy=True), X.shape)
 
