@@ -60,3 +60,15 @@ def test_summary_lists_conv_layers_with_keras_parameter_counts():
     for row in ("(None, 26, 26, 32)  320", "(None, 5, 5, 64)", "(None, 3, 3, 64)    36928", "(None, 576)"):
         assert row in text
     assert "Total params: 93,322" in text
+
+
+def test_scipy_adapter_trains_a_convnet_full_batch():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 8, 8, 1))
+    y = (X[:, :4].sum(axis=(1, 2, 3)) > X[:, 4:].sum(axis=(1, 2, 3))).astype(np.int64)
+    m = an.Sequential([L.Input((8, 8, 1)), L.Conv2D(4, 3, activation="tanh"), L.MaxPooling2D(2), L.Flatten(),
+                       L.Dense(2, activation="softmax")], seed=0, dtype="float64")
+    m.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    before = m.evaluate(X, y, return_dict=True)["loss"]
+    res = an.optimize.minimize(m, X, y, options={"maxiter": 60})
+    assert res.fun < before / 2 and m.evaluate(X, y, return_dict=True)["accuracy"] > 0.9
