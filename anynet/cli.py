@@ -81,15 +81,17 @@ def preprocess(x: Any, metadata: dict[str, Any]) -> np.ndarray:
     """
     prep = metadata["anynet_train"]["preprocessing"]
     x = np.asarray(x)
-    return x.reshape(len(x), -1).astype(prep["dtype"]) / np.asarray(prep["divide_by"], dtype=prep["dtype"])
+    sample = tuple(prep.get("reshape", [-1, -1])[1:])
+    return x.reshape(len(x), *sample).astype(prep["dtype"]) / np.asarray(prep["divide_by"], dtype=prep["dtype"])
 
 
-def _train_metadata(args: argparse.Namespace, task: Task, n_features: int, n_classes: int) -> dict[str, Any]:
+def _train_metadata(args: argparse.Namespace, task: Task, sample: tuple[int, ...], n_classes: int) -> dict[str, Any]:
+    shape = ", ".join(map(str, sample))
     return {"anynet_train": {
-        "dataset": args.dataset, "classes": n_classes,
-        "preprocessing": {"inputs": task.inputs, "reshape": [-1, n_features], "dtype": "float32",
+        "dataset": args.dataset, "classes": n_classes, "model": args.model,
+        "preprocessing": {"inputs": task.inputs, "reshape": [-1, *sample], "dtype": "float32",
                           "divide_by": float(task.divide_by),
-                          "python": f"x.reshape(len(x), -1).astype('float32') / {task.divide_by:g}"}}}
+                          "python": f"x.reshape(len(x), {shape}).astype('float32') / {task.divide_by:g}"}}}
 
 
 def best_backend() -> str:
@@ -107,31 +109,58 @@ def _layers(spec: str, n_in: int, n_out: int, dataset: str) -> list[int]:
     return sizes
 
 
+def _cnn_inputs(x: np.ndarray, xt: np.ndarray, dataset: str) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """Return the rows as (n, side, side, 1) images, and the network's description, for --model cnn."""
+    side = int(round(x.shape[1] ** 0.5))
+    if side * side != x.shape[1] or side < 22:
+        raise SystemExit(f"anynet train: --model cnn needs square images of at least 22x22 (mnist, fashion-mnist); "
+                         f"{dataset} has {x.shape[1]} features.")
+    images = lambda a: a.reshape(len(a), side, side, 1)  # noqa: E731
+    return images(x), images(xt), [f"{side}x{side}x1", "conv32", "pool", "conv64", "pool", "conv64", "64"]
+
+
+def _cnn_body(L: Any, activation: str) -> list[Any]:
+    """The Keras book's MNIST convnet, up to its output layer."""
+    return [L.Conv2D(32, 3, activation=activation), L.MaxPooling2D(2), L.Conv2D(64, 3, activation=activation),
+            L.MaxPooling2D(2), L.Conv2D(64, 3, activation=activation), L.Flatten(), L.Dense(64, activation=activation)]
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Run ``anynet train``; return the test accuracy, loss, seconds, History and the paths written."""
     import anynet as an
     from anynet.saving import save
 
     check(args, DATASETS)  # every flag, before the data is loaded or anything trained
+    if args.model == "cnn" and args.layers:
+        raise FlagError("anynet train: error: --layers sets an MLP's sizes; --model cnn has the Keras book's fixed "
+                        "layers.")
+    if args.model == "cnn" and args.dataset not in ("mnist", "fashion-mnist"):
+        raise FlagError(f"anynet train: error: --model cnn needs 28x28 images (--dataset mnist or fashion-mnist), "
+                        f"got --dataset {args.dataset}.")
     task = DATASETS[args.dataset]
     x, y, xt, yt = task.load(args.data)
     x, xt = (a.reshape(len(a), -1).astype(np.float32) / np.float32(task.divide_by) for a in (x, xt))
     if args.limit is not None:
         x, y = x[:args.limit], y[:args.limit]
     n_classes = int(max(y.max(), yt.max())) + 1
-    sizes = _layers(args.layers or task.layers, x.shape[1], n_classes, args.dataset)
     backend = args.backend or best_backend()
     L = an.layers
-    model = an.Sequential([L.Input((sizes[0],))] + [L.Dense(h, activation=args.activation) for h in sizes[1:-1]]
-                          + [L.Dense(sizes[-1], activation="softmax")],
-                          seed=args.seed, backend=backend, device=device(args.device))
+    if args.model == "cnn":
+        x, xt, sizes = _cnn_inputs(x, xt, args.dataset)
+        sizes.append(n_classes)
+        body = [L.Input(x.shape[1:]), *_cnn_body(L, args.activation), L.Dense(n_classes, activation="softmax")]
+    else:
+        sizes = _layers(args.layers or task.layers, x.shape[1], n_classes, args.dataset)
+        body = ([L.Input((sizes[0],))] + [L.Dense(h, activation=args.activation) for h in sizes[1:-1]]
+                + [L.Dense(sizes[-1], activation="softmax")])
+    model = an.Sequential(body, seed=args.seed, backend=backend, device=device(args.device))
     optimizer = an.optimizers.get(args.optimizer)
     if args.lr is not None:
         optimizer = type(optimizer)(args.lr)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.build((sizes[0],))
-    print(f"anynet train: {args.dataset} ({len(x)} training / {len(xt)} test samples, {x.shape[1]} features, "
-          f"{n_classes} classes; inputs divided by {task.divide_by:g})")
+    model.build()
+    print(f"anynet train: {args.dataset} ({len(x)} training / {len(xt)} test samples, {int(np.prod(x.shape[1:]))} "
+          f"features, {n_classes} classes; inputs divided by {task.divide_by:g})")
     print(f"network {'-'.join(map(str, sizes))} ({args.activation} hidden, softmax output), "
           f"{type(optimizer).__name__} lr {optimizer.lr(0):g}, {args.epochs} epoch{'s' * (args.epochs != 1)} of batch "
           f"{args.batch_size}, "
@@ -148,7 +177,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
            "history": history, "model": model}
     if args.save:
         # the preprocessing goes with the weights, so that a loaded model is fed the same way
-        save(model, args.save, metadata=_train_metadata(args, task, x.shape[1], n_classes))
+        save(model, args.save, metadata=_train_metadata(args, task, tuple(x.shape[1:]), n_classes))
         out["saved"] = Path(args.save)
         print(f"model saved to {args.save} (with its preprocessing: inputs divided by {task.divide_by:g})")
     if not args.no_plot:
@@ -200,6 +229,8 @@ def parser() -> argparse.ArgumentParser:
                            f"  {k}: {v.about}\n      inputs: {v.inputs}, divided by {v.divide_by:g}"
                            for k, v in DATASETS.items()))
     t.add_argument("--dataset", default="digits", choices=sorted(DATASETS), help="data set (default digits)")
+    t.add_argument("--model", default="mlp", choices=("mlp", "cnn"),
+                   help="mlp (default) or cnn: the Keras book's convnet, for mnist and fashion-mnist")
     t.add_argument("--layers", help="sizes from input to output, e.g. 784,128,10 (default per data set: "
                    + ", ".join(f"{k} {v.layers}" for k, v in DATASETS.items()) + ")")
     t.add_argument("--activation", default="relu", help="hidden activation (default relu)")

@@ -38,6 +38,20 @@ __all__ = ["Model", "Data", "load"]
 _DTYPES = ("float32", "float64")
 
 
+def _image_hint(want: tuple[int, ...], got: tuple[int, ...]) -> str:
+    """Return how to turn X into the (height, width, channels) samples an image model expects, or ''."""
+    if len(want) != 3:
+        return ""
+    h, w, c = want
+    if got[1:] == (c, h, w):
+        return " anynet is channels last; transpose channels-first data with np.transpose(X, (0, 2, 3, 1))."
+    if got[1:] == (h, w) and c == 1:
+        return " Add the channels axis: X[..., None]."
+    if got[1:] == (h * w * c,):
+        return f" Reshape the rows into images: X.reshape(-1, {h}, {w}, {c})."
+    return ""
+
+
 class Model(Trainer, Weights):
     """A network from ``inputs`` to ``outputs`` (symbolic tensors; lists or dicts by name).
 
@@ -243,7 +257,7 @@ class Model(Trainer, Weights):
         if len(got) == len(want) and tuple(got) == want:
             return (f"The model expects a batch of samples of shape {want}, got {label} with shape {got}: one "
                     f"sample without a batch axis. Add one: {label}[None] or reshape(1, -1).")
-        return f"The model expects samples of shape {want}, got {label} with shape {got}."
+        return f"The model expects samples of shape {want}, got {label} with shape {got}.{_image_hint(want, got)}"
 
     def context(self, *, training: bool = False, rng: Any = None) -> Context:
         """Return the Context of a pass on this model's placement."""

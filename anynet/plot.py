@@ -17,7 +17,8 @@ import numpy as np
 
 from anynet.errors import InputError
 
-__all__ = ["digits_grid", "hidden_units", "training_curves", "confusion_matrix"]
+__all__ = ["digits_grid", "hidden_units", "training_curves", "confusion_matrix", "conv_filters", "feature_maps",
+           "layer_output"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -168,4 +169,82 @@ def confusion_matrix(y_true: Any, y_pred: Any, path: PathLike, *, labels: Sequen
     acc = np.trace(cm) / max(cm.sum(), 1)
     ax.set_title(title or f"confusion matrix (accuracy {acc:.2%})")
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def conv_filters(weights: Any, path: PathLike, *, channel: int = 0, title: str | None = None) -> Path:
+    """Return ``path``, where each filter of a Conv2D kernel was saved as one image of a PNG grid.
+
+    ``weights`` is a kernel of shape (kh, kw, in_channels, filters) (Keras' layout, e.g.
+    ``model.get_weights()[0]``), or a model, whose first kernel is taken. Each filter is
+    drawn for input channel ``channel``, on one colour scale shared by all filters (red
+    positive, blue negative), so their sizes compare.
+    """
+    W = weights.get_weights()[0] if hasattr(weights, "get_weights") else np.asarray(weights)
+    if W.ndim != 4:
+        raise InputError(f"conv_filters expects a Conv2D kernel of shape (kh, kw, in_channels, filters), "
+                         f"got shape {W.shape}.")
+    if not 0 <= channel < W.shape[2]:
+        raise InputError(f"channel={channel!r} is not an input channel of a kernel with {W.shape[2]}.")
+    imgs = np.moveaxis(W[:, :, channel, :], -1, 0)
+    limit = float(np.abs(imgs).max()) or 1.0
+    fig = _figure(6, 6.3)
+    n = len(imgs)
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    for i, img in enumerate(imgs):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.imshow(img, cmap="bwr", vmin=-limit, vmax=limit)
+        ax.set_axis_off()
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.92, wspace=0.1, hspace=0.1)
+    fig.suptitle(title or f"{n} filters of {W.shape[0]}x{W.shape[1]} (input channel {channel})")
+    return _save(fig, path)
+
+
+def layer_output(model: Any, X: Any, layer: int) -> np.ndarray:
+    """Return, as host NumPy, the output of ``model.layers[layer]`` for the samples X (inference mode).
+
+    X has the model's sample shape with a batch axis, e.g. (1, 28, 28, 1) for one digit.
+    """
+    from anynet.model import Model
+
+    n_layers = len(model.layers)
+    if not -n_layers <= layer < n_layers:
+        raise InputError(f"layer={layer!r} is not one of the model's {n_layers} layers.")
+    if not model.built:
+        model.build()
+    # Keras' way: a model from the same inputs to that layer's output shares the trained weights.
+    probe = Model(model.inputs, model.layers[layer % n_layers].output)
+    Y = probe.predict(X, verbose=0)
+    backend = model.placement.backend
+    return Y if isinstance(Y, np.ndarray) else backend.to_numpy(Y)
+
+
+def feature_maps(maps: Any, path: PathLike, *, image: Any = None, title: str | None = None) -> Path:
+    """Return ``path``, where each channel of one sample's feature maps was saved as one image of a grid.
+
+    ``maps`` is (h, w, channels), or (1, h, w, channels) as :func:`layer_output` returns for
+    one sample. ``image`` (h, w) or (h, w, 1), if given, is drawn first for reference.
+    """
+    M = np.asarray(maps)
+    if M.ndim == 4 and M.shape[0] == 1:
+        M = M[0]
+    if M.ndim != 3:
+        raise InputError(f"feature_maps expects one sample's maps of shape (h, w, channels), got shape {M.shape}.")
+    imgs = list(np.moveaxis(M, -1, 0))
+    titles = [str(i) for i in range(len(imgs))]
+    if image is not None:
+        img = np.asarray(image)
+        imgs, titles = [img.reshape(img.shape[0], img.shape[1])] + imgs, ["input"] + titles
+    fig = _figure(8, 8.4)
+    n = len(imgs)
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    for i, img in enumerate(imgs):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.imshow(img, cmap="gray_r" if titles[i] == "input" else "viridis")
+        ax.set_axis_off()
+        ax.set_title(titles[i], fontsize=7, pad=1)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.92, wspace=0.1, hspace=0.4)
+    fig.suptitle(title or f"{M.shape[-1]} feature maps of {M.shape[0]}x{M.shape[1]}")
     return _save(fig, path)

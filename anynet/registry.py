@@ -20,9 +20,10 @@ def _classes(module: Any, base: type) -> dict[str, type]:
     return {n: c for n in module.__all__ if isinstance(c := getattr(module, n), type) and issubclass(c, base)}
 
 
-LAYERS = {c.__name__: c for c in (layers.Dense, layers.Activation, layers.Dropout, layers.Flatten, layers.Input,
-                                   layers.Concatenate, layers.Add, layers.Subtract, layers.Multiply,
-                                   layers.Average, layers.Maximum)}
+# Every layer class anynet exports (core, merge, conv, pooling, augmentation). A class not
+# listed here cannot be saved, so it is never loaded.
+LAYERS = {n: c for n in layers.__all__
+          if isinstance(c := getattr(layers, n), type) and issubclass(c, layers.Layer) and c is not layers.Layer}
 ACTIVATIONS = dict(activations._REGISTRY)
 INITIALIZERS = _classes(initializers, initializers.Initializer)
 REGULARIZERS = _classes(regularizers, regularizers.Regularizer)

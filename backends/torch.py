@@ -55,10 +55,97 @@ class TorchRNG:
         self._gen.set_state(t)
 
 
+# -- fast paths: torch's native convolution and pooling, channels last -------------------------------
+#
+# anynet's batches are (n, h, w, c); permuting them to (n, c, h, w) gives torch a
+# channels-last-strided tensor, which its CPU (oneDNN) and CUDA (cuDNN) kernels take as is.
+# Keras' "same" padding may be uneven (the odd row after), so padding is applied with F.pad
+# unless it is symmetric. Backward passes call the aten backward operators directly: no
+# autograd graph is kept between forward and backward.
+
+def _nchw(X: Any) -> Any:
+    return X.permute(0, 3, 1, 2)
+
+
+def _nhwc(X: Any) -> Any:
+    return X.permute(0, 2, 3, 1)
+
+
+def _padded(Xn: Any, pads: Any, value: float) -> tuple[Any, list[int], Any]:
+    """Return (input for the op, symmetric padding for the op, how to crop the input gradient)."""
+    import torch.nn.functional as F
+
+    (t, b), (l, r) = pads
+    if t == b and l == r:
+        return Xn, [t, l], None
+    return F.pad(Xn, (l, r, t, b), value=value), [0, 0], (t, b, l, r)
+
+
+def _crop(dXn: Any, crop: Any) -> Any:
+    if crop is None:
+        return dXn
+    t, b, l, r = crop
+    return dXn[:, :, t:dXn.shape[2] - b, l:dXn.shape[3] - r]
+
+
+def _conv2d(X: Any, W: Any, strides: Any, pads: Any, dilation: Any, xp: Any = None) -> tuple[Any, Any]:
+    import torch
+
+    Xn, padding, crop = _padded(_nchw(X), pads, 0.0)
+    Wn = W.permute(3, 2, 0, 1)
+    Yn = torch.nn.functional.conv2d(Xn, Wn, None, list(strides), padding, list(dilation))
+
+    def backward(dY: Any, need_dX: bool = True) -> tuple[Any, Any]:
+        dXn, dWn, _ = torch.ops.aten.convolution_backward(
+            _nchw(dY), Xn, Wn, None, list(strides), padding, list(dilation), False, [0, 0], 1,
+            [bool(need_dX), True, False])
+        dW = dWn.permute(2, 3, 1, 0)
+        return (_nhwc(_crop(dXn, crop)) if need_dX else None), dW
+
+    return _nhwc(Yn), backward
+
+
+def _max_pool2d(X: Any, pool: Any, strides: Any, pads: Any, xp: Any = None) -> tuple[Any, Any]:
+    import torch
+
+    (t, b), (l, r) = pads
+    # torch pads a max pool with -inf itself, but only evenly and up to half the window
+    fits = t == b and l == r and 2 * t <= pool[0] and 2 * l <= pool[1]
+    Xn, padding, crop = _padded(_nchw(X), pads if not fits else ((0, 0), (0, 0)), -float("inf"))
+    if fits:
+        padding = [t, l]
+    Yn, idx = torch.ops.aten.max_pool2d_with_indices(Xn, list(pool), list(strides), padding, [1, 1], False)
+
+    def backward(dY: Any) -> Any:
+        dXn = torch.ops.aten.max_pool2d_with_indices_backward(_nchw(dY), Xn, list(pool), list(strides), padding,
+                                                              [1, 1], False, idx)
+        return _nhwc(_crop(dXn, crop))
+
+    return _nhwc(Yn), backward
+
+
+def _sum_pool2d(X: Any, pool: Any, strides: Any, pads: Any, xp: Any = None) -> tuple[Any, Any]:
+    import torch
+
+    (t, b), (l, r) = pads
+    fits = t == b and l == r and 2 * t <= pool[0] and 2 * l <= pool[1]
+    Xn, padding, crop = _padded(_nchw(X), pads if not fits else ((0, 0), (0, 0)), 0.0)
+    if fits:
+        padding = [t, l]
+    Yn = torch.ops.aten.avg_pool2d(Xn, list(pool), list(strides), padding, False, True, 1)
+
+    def backward(dY: Any) -> Any:
+        dXn = torch.ops.aten.avg_pool2d_backward(_nchw(dY), Xn, list(pool), list(strides), padding, False, True, 1)
+        return _nhwc(_crop(dXn, crop))
+
+    return _nhwc(Yn), backward
+
+
 class TorchBackend(Backend):
     name = "torch"
     library = "torch"
     install_hint = f"pip install '{DIST}[torch]' (CPU-only machines: see DEVELOPERS.md for the CPU build)"
+    kernels = {"conv2d": _conv2d, "max_pool2d": _max_pool2d, "sum_pool2d": _sum_pool2d}
 
     def unavailable_reason(self) -> str | None:
         if importlib.util.find_spec("torch") is None:

@@ -6,12 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks import full_batch, gpu, mlp, overhead, sklearn_mlp
+from benchmarks import cnn, full_batch, gpu, mlp, overhead, sklearn_mlp
 from benchmarks.common import Row, fmt_table, machine, matmul_peak_gflops
 
-SECTIONS = {"mlp": mlp, "full_batch": full_batch, "overhead": overhead, "gpu": gpu, "sklearn": sklearn_mlp}
+SECTIONS = {"mlp": mlp, "full_batch": full_batch, "overhead": overhead, "gpu": gpu, "sklearn": sklearn_mlp,
+            "cnn": cnn}
 BASELINES = {"MLP epoch": "numpy direct", "step time": "numpy direct", "ex4 full batch": "sklearn lbfgs",
-             "GPU MLP epoch": "torch cuda eager", "MLPClassifier fit": "sklearn MLPClassifier"}
+             "GPU MLP epoch": "torch cuda eager", "MLPClassifier fit": "sklearn MLPClassifier",
+             "CNN epoch": "torch cpu eager"}
 
 
 def markdown(info: dict, rows: list[Row]) -> str:
@@ -32,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description="anynet against its peers")
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated of {', '.join(SECTIONS)}")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cnn-samples", type=int, default=60000, help="samples in the CNN epoch (default 60000, MNIST)")
     ap.add_argument("--out", default=None, help="write OUT.json and OUT.md (e.g. docs/benchmarks)")
     args = ap.parse_args(argv)
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -47,10 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         module = SECTIONS[name]
         kwargs = {"repeats": args.repeats} if name != "mlp" else {"repeats": args.repeats,
                                                                    "peak": info["matmul peak GFLOP/s (float32, 2048^3)"]}
+        if name == "cnn":
+            kwargs["n"] = args.cnn_samples
         new = module.run(**kwargs)
         rows += new
         baseline = {"mlp": "numpy direct", "overhead": "numpy direct", "full_batch": "sklearn lbfgs",
-                    "gpu": "torch cuda eager", "sklearn": "sklearn MLPClassifier"}[name]
+                    "gpu": "torch cuda eager", "sklearn": "sklearn MLPClassifier", "cnn": "torch cpu eager"}[name]
         print("\n".join(fmt_table(new, baseline)))
     if args.out:
         out = Path(args.out)

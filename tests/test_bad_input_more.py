@@ -63,7 +63,7 @@ def f(tmp_path_factory) -> SimpleNamespace:
     uncompiled.save(d / "uncompiled.anynet")
     ns = SimpleNamespace(dir=d, **{p.stem: p for p in d.iterdir()})
     ns.newer = rewrite(good, d / "newer.anynet", meta=lambda mt: mt.update(format_version="2"))
-    ns.conv = rewrite(good, d / "conv.anynet", doc=lambda dc: dc["model"]["layers"][0].update({"class": "Conv2D"}))
+    ns.conv = rewrite(good, d / "conv.anynet", doc=lambda dc: dc["model"]["layers"][0].update({"class": "LSTM"}))
     ns.adan = rewrite(good, d / "adan.anynet", doc=lambda dc: dc["compile"]["optimizer"].update({"class": "Adan"}))
     ns.units0 = rewrite(good, d / "units0.anynet", doc=lambda dc: dc["model"]["layers"][0]["config"].update(units=0))
     ns.noparams = rewrite(good, d / "noparams.anynet", tensors=lambda t: t.pop("params"))
@@ -103,7 +103,8 @@ CASES = [
     ("newer format", lambda f: an.load(f.newer), SaveFileError,
      r"has format version 2, newer than this anynet \(.*\) reads \(1\); upgrade anynet"),
     ("unknown layer", lambda f: an.load(f.conv), SaveFileError,
-     r"Unknown layer 'Conv2D' in the file; this anynet knows Activation, Dense, Dropout, Flatten, Input"),
+     r"Unknown layer 'LSTM' in the file; this anynet knows Activation, Dense, Dropout, Flatten, Input, .*"
+     r"conv: Conv1D, Conv2D; .*pooling: .*MaxPooling2D"),
     ("unknown optimizer", lambda f: an.load(f.adan), SaveFileError, r"Unknown optimizer 'Adan' in the file; .*Adam, AdamW"),
     ("bad layer setting", lambda f: an.load(f.units0), SaveFileError,
      r"Cannot rebuild layer Dense from .*Dense\(units\) needs a positive int, got units=0"),
@@ -126,7 +127,7 @@ CASES = [
     ("save onto a folder", lambda f: linear().build((2,)).save(f.dir), SaveFileError,
      r"it is a folder; give a file name such as 'model.anynet'"),
     ("save a custom layer", lambda f: an.Sequential([Custom(), L.Dense(1)]).build((2,)).save(f.dir / "c.anynet"),
-     InputTypeError, r"Cannot save the layer Custom\(name='custom'\): only anynet's own layers can be saved \(Activation, Dense"),
+     InputTypeError, r"Cannot save the layer Custom\(name='custom'\): only anynet's own layers can be saved \(Activation, Dense, .*conv: Conv1D"),
     ("save NaN params", lambda f: _nan_params().save(f.dir / "n.anynet"), InputError,
      r"parameters hold 1 NaN or infinite value\(s\); refusing to save them"),
     ("load_weights misfit", lambda f: linear().load_weights(f.good), SaveFileError,

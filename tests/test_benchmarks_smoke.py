@@ -41,3 +41,13 @@ def test_sklearn_mlp_benchmark_runs_on_tiny_data(monkeypatch):
     names = {(r.benchmark.split(",")[1].strip(), r.contender) for r in rows}
     assert ("digits 300x64", "sklearn MLPClassifier") in names and ("digits 300x64", "anynet MLPClassifier numpy") in names
     assert all(r.seconds > 0 and 0 <= r.extra["test accuracy"] <= 1 for r in rows)
+
+def test_cnn_benchmark_runs_on_small_data():
+    from benchmarks import cnn
+
+    rows = cnn.run(repeats=1, n=192, memory=False)
+    assert rows[0].contender == "anynet numpy" and rows[0].seconds > 0
+    assert 0 < rows[0].extra["BLAS share %"]
+    assert len(cnn.gemm_shapes(64)) == 14
+    rss, growth = cnn.peak_rss("anynet", 128)
+    assert rss > 10 and growth >= 0

@@ -79,3 +79,28 @@ def test_missing_matplotlib_says_which_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install 'anynet-nn\[plot\]'"):
         plot.training_curves({"loss": [1.0]}, tmp_path / "c.png")
+
+
+def test_conv_filters_and_feature_maps(tmp_path):
+    import anynet as an
+
+    L = an.layers
+    model = an.Sequential([L.Input((12, 12, 1)), L.Conv2D(6, 3, activation="relu"), L.MaxPooling2D(2),
+                           L.Flatten(), L.Dense(2, activation="softmax")], seed=0)
+    model.build()
+    assert check(plot.conv_filters(model, tmp_path / "filters.png")) == (600, 630)
+    digit = np.random.default_rng(0).random((1, 12, 12, 1)).astype(np.float32)
+    maps = plot.layer_output(model, digit, 1)
+    assert maps.shape == (1, 10, 10, 6)
+    W, b = model.get_weights()[:2]
+    first = sum(digit[0, i:i + 10, j:j + 10, 0] * W[i, j, 0, 0] for i in range(3) for j in range(3)) + b[0]
+    np.testing.assert_allclose(maps[0, :, :, 0], np.maximum(first, 0), rtol=1e-5, atol=1e-6)
+    assert plot.layer_output(model, digit, -1).shape == (1, 2)
+    assert check(plot.feature_maps(maps, tmp_path / "maps.png", image=digit[0])) == (800, 840)
+    with pytest.raises(InputError, match=r"conv_filters expects a Conv2D kernel of shape \(kh, kw, in_channels, "
+                                         r"filters\), got shape \(3, 4\)"):
+        plot.conv_filters(np.zeros((3, 4)), tmp_path / "x.png")
+    with pytest.raises(InputError, match=r"feature_maps expects one sample's maps"):
+        plot.feature_maps(np.zeros((2, 5, 5, 3)), tmp_path / "x.png")
+    with pytest.raises(InputError, match=r"layer=9 is not one of the model's 5 layers"):
+        plot.layer_output(model, digit, 9)

@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
+from anynet.datasets import transfer  # noqa: F401  (tests reach it as download.transfer)
 from anynet.datasets.root import ENV_VAR, data_dir
 
-from anynet.datasets import transfer
 from anynet.datasets.transfer import ENV_TIMEOUT, TIMEOUT_S, Progress, http_get, partial_prefix, sweep_partial
 from anynet.errors import InputError
 

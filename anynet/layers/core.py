@@ -1,4 +1,4 @@
-"""The core layers: Input, Dense, Activation, Dropout, Flatten.
+"""The core layers: Input, Dense, Activation, Dropout, Flatten, Reshape.
 
 Each layer's ``forward(P, X, ctx)`` returns ``(Y, backprop)``; see :mod:`anynet.layers.base`
 for the interface every layer follows.
@@ -14,7 +14,7 @@ from anynet.errors import InputError, InputTypeError
 from anynet.graph import Node, SymbolicTensor
 from anynet.layers.base import Backprop, Context, Layer
 
-__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Input", "Context", "Backprop"]
+__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "Context", "Backprop"]
 
 
 class Input(Layer):
@@ -168,6 +168,51 @@ class Flatten(Layer):
         shape = tuple(X.shape)
         Y = xp.reshape(X, (shape[0], -1))
         return Y, lambda dY, need_dX=True: xp.reshape(dY, shape) if need_dX else None
+
+
+class Reshape(Layer):
+    """Reshapes each sample to ``target_shape`` (Keras' ``Reshape``; one entry may be -1): (784,) -> (28, 28, 1)."""
+
+    kind = "reshape"
+
+    def __init__(self, target_shape: Sequence[int], *, name: str | None = None,
+                 input_shape: Sequence[int] | None = None) -> None:
+        super().__init__(name=name, input_shape=input_shape)
+        try:
+            shape = tuple(target_shape)
+            ok = (all(isinstance(d, int) and not isinstance(d, bool) and (d > 0 or d == -1) for d in shape)
+                  and sum(d == -1 for d in shape) <= 1 and len(shape) > 0)
+        except TypeError:
+            ok = False
+        if not ok:
+            raise InputError(f"Reshape(target_shape) needs a tuple of positive ints with at most one -1, such as "
+                             f"(28, 28, 1), got {target_shape!r}.")
+        self.target_shape = shape
+
+    def build(self, index, input_shape, layout):
+        n = 1
+        for d in input_shape:
+            n *= d
+        known = 1
+        for d in self.target_shape:
+            known *= d if d > 0 else 1
+        out = tuple(n // known if d == -1 else d for d in self.target_shape)
+        total = 1
+        for d in out:
+            total *= d
+        if total != n or (-1 in self.target_shape and n % known):
+            raise InputError(f"Reshape({self.target_shape}) cannot hold samples of shape {input_shape} "
+                             f"({n} values).")
+        return out
+
+    def forward(self, P, X, ctx, *, activate=True):
+        xp = ctx.xp
+        shape = tuple(X.shape)
+        Y = xp.reshape(X, (shape[0], *self.target_shape))
+        return Y, lambda dY, need_dX=True: xp.reshape(dY, shape) if need_dX else None
+
+    def get_config(self):
+        return {"target_shape": self.target_shape, "name": self.name}
 
 
 def _dtype_name(dtype: Any, xp: Any) -> str:
