@@ -8,6 +8,10 @@ book (which reports about 99.3% test accuracy). The script prints the summary, t
 of each epoch and the test accuracy, and saves a PNG of the first layer's 32 filters and
 one of the feature maps of one test digit after the first convolution.
 
+Expected on NumPy, float32, seed 0: 99.06% test accuracy after 5 epochs (measured once on
+the shared 2-core machine, 2026-12-01; epochs took 816, 112, 55, 57 and 42 s while other
+work ran beside it, so take ~40-60 s per epoch as the figure of a quiet machine).
+
 ``--augment F`` puts ``RandomTranslation(F, F)`` first: random whole-pixel shifts of each
 training digit, drawn on the device per batch (Nielsen's expanded MNIST, done on the fly).
 
