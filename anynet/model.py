@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from anynet import backends, losses, metrics as metrics_mod, optimizers
+from anynet import backends, chunked, losses, metrics as metrics_mod, optimizers
 from anynet.backend import Placement, resolve, to_placement
 from anynet.errors import InputError, InputTypeError, NonFiniteOutputError, NotCompiledError
 from anynet.layers import Context, Dense, Input, Layer
@@ -353,7 +353,10 @@ class Sequential:
 
         Host input (NumPy, lists) gives a NumPy array; device input gives an array of the
         same backend and device. ``batch_size=None`` runs all samples in one pass.
+        A Dask array gives a lazy Dask array, one batch per row chunk (see anynet.chunked).
         """
+        if chunked.handles(X):  # hook: chunked (Dask) data
+            return chunked.predict(self, X)
         data = self.prepare(X)
         xp, ctx = self.placement.xp, self.context()
         outs = [self._forward(self.params, data.X[a:b, ...], ctx, logits=False)[0] for a, b in self._batches(data.n, batch_size)]
@@ -392,7 +395,10 @@ class Sequential:
                  return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """Return the loss (and metrics) on X, y: a float, a list [loss, *metrics], or a dict."""
         self._require_compiled("evaluate")
-        result = self.evaluate_data(self.prepare(X, y), batch_size)
+        if chunked.handles(X, y):  # hook: chunked (Dask) data, reduced over row chunks
+            result = chunked.evaluate(self, X, y)
+        else:
+            result = self.evaluate_data(self.prepare(X, y), batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         if return_dict:
@@ -401,6 +407,10 @@ class Sequential:
 
     def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
         """Train; see :func:`anynet.training.fit` for the arguments. Returns a History."""
+        if chunked.handles(X, y):  # hook: chunked (Dask) data, full-batch steps
+            from anynet.chunked_fit import fit as chunked_fit
+
+            return chunked_fit(self, X, y, **kwargs)
         from anynet.training import fit
 
         return fit(self, X, y, **kwargs)
