@@ -30,6 +30,7 @@ Without a running ``distributed.Client`` the work goes to Dask's default schedul
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import uuid
 import warnings
@@ -146,7 +147,7 @@ class DaskBackend(Backend):
             warnings.warn("anynet: no Dask distributed Client is running, so the chunks are computed by Dask's "
                           "default scheduler (threads in this process). To use a cluster, start a Client first: "
                           "`from dask.distributed import Client; Client()` or Client('scheduler-host:8786').",
-                          UserWarning, stacklevel=4)
+                          UserWarning, stacklevel=_caller_level())
         return client
 
     def align_rows(self, arrays: Sequence[Any], names: Sequence[str], *, persist: bool = False,
@@ -168,7 +169,7 @@ class DaskBackend(Backend):
                               f"{', '.join(f'{k} chunks on axis {ax}' for ax, k in split.items())}); anynet needs "
                               f"whole samples per chunk and rechunks it. Chunk by rows only to avoid the shuffle: "
                               f"{name}.rechunk({{{', '.join(f'{ax}: -1' for ax in split)}}}).", UserWarning,
-                              stacklevel=4)
+                              stacklevel=_caller_level())
                 a = a.rechunk({ax: -1 for ax in split})
             out.append(a)
         if not self.owns(out[0]):
@@ -251,6 +252,17 @@ class DaskBackend(Backend):
                             chunks=(X.chunks[0], *((int(d),) for d in shape)),
                             meta=meta_from_array(X._meta, ndim=ndim, dtype=dtype),
                             name=f"{name}-{uuid.uuid4().hex[:12]}", **axes)
+
+
+def _caller_level() -> int:
+    """Return the ``stacklevel`` that points a warning at the first caller outside anynet."""
+    import anynet
+
+    inside = (os.path.dirname(os.path.abspath(anynet.__file__)), os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _unknown(a: Any) -> bool:

@@ -82,9 +82,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _selected_names(config: pytest.Config) -> list[str]:
     opt = config.getoption("--backend")
-    if opt in ("all", "", None):
-        return backends.names()
-    return [backends.get(n.strip()).name for n in opt.split(",") if n.strip()]
+    if opt in ("all", "", None):  # chunked adapters (Dask) hold no parameters: tests/test_dask*.py test them
+        return [n for n in backends.names() if not getattr(backends.get(n), "chunked", False)]
+    chosen = [backends.get(n.strip()) for n in opt.split(",") if n.strip()]
+    for adapter in chosen:
+        if getattr(adapter, "chunked", False):
+            raise pytest.UsageError(f"--backend {adapter.name}: a chunked backend runs no layer maths of its own; "
+                                    f"its tests are tests/test_dask_local.py and tests/test_dask_cluster.py.")
+    return [a.name for a in chosen]
 
 
 def _placement_params(config: pytest.Config) -> list:
