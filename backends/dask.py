@@ -227,7 +227,7 @@ class DaskBackend(Backend):
 
         self._note_scheduler()
         handles = self._handles(broadcast)
-        blocks = [a.to_delayed().reshape(-1) for a in arrays]
+        blocks = [a.to_delayed(optimize_graph=False).reshape(-1) for a in arrays]
         token = uuid.uuid4().hex[:12]
         call = dask.delayed(fn, pure=False, traverse=False)
         parts = [call(*handles, *chunks, dask_key_name=f"{name}-{token}-{i}") for i, chunks in enumerate(zip(*blocks))]

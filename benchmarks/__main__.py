@@ -6,12 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks import full_batch, gpu, mlp, overhead
+from benchmarks import dask_cluster, full_batch, gpu, mlp, overhead
 from benchmarks.common import Row, fmt_table, machine, matmul_peak_gflops
 
-SECTIONS = {"mlp": mlp, "full_batch": full_batch, "overhead": overhead, "gpu": gpu}
+SECTIONS = {"mlp": mlp, "full_batch": full_batch, "overhead": overhead, "gpu": gpu, "dask": dask_cluster}
 BASELINES = {"MLP epoch": "numpy direct", "step time": "numpy direct", "ex4 full batch": "sklearn lbfgs",
-             "GPU MLP epoch": "torch cuda eager"}
+             "GPU MLP epoch": "torch cuda eager", dask_cluster.BENCH: "numpy in memory"}
 
 
 def markdown(info: dict, rows: list[Row]) -> str:
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated of {', '.join(SECTIONS)}")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=None, help="write OUT.json and OUT.md (e.g. docs/benchmarks)")
+    ap.add_argument("--dask-samples", type=int, default=60000, help="rows of the Dask benchmark (default 60000)")
+    ap.add_argument("--dask-iterations", type=int, default=20, help="L-BFGS-B iterations it times (default 20)")
     args = ap.parse_args(argv)
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in SECTIONS]
@@ -47,10 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         module = SECTIONS[name]
         kwargs = {"repeats": args.repeats} if name != "mlp" else {"repeats": args.repeats,
                                                                    "peak": info["matmul peak GFLOP/s (float32, 2048^3)"]}
+        if name == "dask":
+            kwargs.update(samples=args.dask_samples, iterations=args.dask_iterations)
         new = module.run(**kwargs)
         rows += new
         baseline = {"mlp": "numpy direct", "overhead": "numpy direct", "full_batch": "sklearn lbfgs",
-                    "gpu": "torch cuda eager"}[name]
+                    "gpu": "torch cuda eager", "dask": "numpy in memory"}[name]
         print("\n".join(fmt_table(new, baseline)))
     if args.out:
         out = Path(args.out)

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,3 +152,19 @@ def test_a_worker_killed_in_the_middle_of_an_evaluation_changes_nothing():
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
         client.close()
         cluster.close()
+
+
+def test_the_example_and_the_benchmark_run_on_the_cluster(client, data_dir, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks import dask_cluster
+    from test_examples import load_example
+
+    example = load_example("dask_mnist_lbfgs")
+    out = example.main(["--scheduler", client.scheduler.address, "--limit", "1000", "--maxiter", "4",
+                        "--print-every", "2", "--data", str(data_dir / "mnist")])
+    printed = capsys.readouterr().out
+    assert out["nit"] == 4 and out["workers"] == 2 and 0.1 < out["train_accuracy"] <= 1
+    assert f"Dask dashboard: {out['dashboard']}" in printed and "s/iteration" in printed
+    rows = dask_cluster.run(samples=300, hidden=8, iterations=3, chunk_counts=(2, 3), client=client)
+    assert [r.contender for r in rows] == ["numpy in memory", "dask 2 workers, 2 chunks", "dask 2 workers, 3 chunks"]
+    assert all(r.seconds > 0 for r in rows) and rows[0].extra["parameters"] == 784 * 8 + 8 + 8 * 10 + 10
