@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,7 @@ def run(repeats: int = 1, *, samples: int = 60000, hidden: int = 100, iterations
 
     The cluster is a LocalCluster of ``workers`` processes of one thread, unless ``client`` is given.
     """
+    import dask
     import dask.array as da
     from distributed import Client, LocalCluster
 
@@ -117,7 +119,10 @@ def run(repeats: int = 1, *, samples: int = 60000, hidden: int = 100, iterations
         for chunks in chunk_counts:
             if chunks > samples:
                 continue
-            Xd = da.from_array(X, chunks=(-(-samples // chunks), 784))
+            with warnings.catch_warnings():  # the images travel in the graph once, to be persisted
+                warnings.filterwarnings("ignore", message="Sending large graph")
+                Xd = da.from_array(X, chunks=(-(-samples // chunks), 784))
+                Xd, = dask.persist(Xd)
             yd = da.from_array(y, chunks=Xd.chunks[0])
             per_d, steps_d, nfev_d = seconds_per_iteration(Xd, yd, hidden, iterations)
             rows.append(Row(label, f"dask {workers} workers, {chunks} chunks", per_d, steps_d,
