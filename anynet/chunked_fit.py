@@ -101,32 +101,30 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int |
         vdata = model.prepare(*val)
         score_val = lambda: model.evaluate_data(vdata)  # noqa: E731
     return _Loop(model, loss_grad, callbacks, verbose, on_nonfinite, score_val if val is not None else None,
-                 resume_from).run(initial_epoch, epochs)
+                 epochs).run(initial_epoch, resume_from)
 
 
 class _Loop:
     """The epochs: one full-batch step each, the callbacks around it."""
 
     def __init__(self, model: Sequential, loss_grad: chunked.LossGrad, callbacks: Sequence[Callback] | None,
-                 verbose: int, on_nonfinite: str, score_val: Any, resume_from: Any) -> None:
+                 verbose: int, on_nonfinite: str, score_val: Any, epochs: int) -> None:
         self.model, self.loss_grad, self.on_nonfinite, self.score_val = model, loss_grad, on_nonfinite, score_val
+        self.epochs = epochs
         self.history = History()
-        self.resume_from = resume_from
         self.cbs: list[Callback] = [self.history, *(callbacks or [])]
         if verbose:
             self.cbs.append(ProgbarLogger(verbose))
         n = loss_grad.n
-        params = {"epochs": None, "steps": 1, "batch_size": n, "samples": n, "verbose": verbose}
-        self.params = params
+        self.params = {"epochs": epochs, "steps": 1, "batch_size": n, "samples": n, "verbose": verbose}
 
-    def run(self, initial_epoch: int, epochs: int) -> History:
-        model, cbs = self.model, self.cbs
-        if self.resume_from is not None:
+    def run(self, initial_epoch: int, resume_from: str | os.PathLike[str] | None) -> History:
+        model, cbs, epochs = self.model, self.cbs, self.epochs
+        if resume_from is not None:  # checks the whole file before it changes the model
             from anynet.saving import resume
 
-            initial_epoch = resume(model, self.resume_from, self.history)
+            initial_epoch = resume(model, resume_from, self.history)
         model.history = self.history
-        self.params["epochs"] = epochs
         for cb in cbs:
             cb.set_model(model)
             cb.set_params(self.params)

@@ -146,7 +146,8 @@ def test_bad_values_are_refused_with_the_in_memory_messages():
         Objective(model(), da.from_array(X_nan, chunks=(100, D)), y)
     y_bad = y.copy()
     y_bad[5] = 7
-    with pytest.raises(InputError, match=r"Labels must be in 0..2 for a model with 3 outputs; y holds values from 0 to 7"):
+    with pytest.raises(InputError, match=r"Labels must be in 0..2 for a model with 3 outputs; y holds values "
+                                         r"from 0 to 7"):
         model().evaluate(da.from_array(X, chunks=(100, D)), da.from_array(y_bad, chunks=100))
     with pytest.raises(InputError, match=r"X and y hold different numbers of samples: X has 300 \(shape \(300, 6\)\), "
                                          r"y has 299"):
@@ -228,7 +229,8 @@ def test_fit_full_batch_equals_in_memory_full_batch():
 def test_fit_refuses_mini_batches_before_the_data_moves(batch_size, said):
     X, y = data()
     ran = []
-    Xd = da.from_array(X, chunks=(100, D)).map_blocks(lambda b: ran.append(1) or b, dtype=X.dtype, meta=np.empty((0, 0)))
+    Xd = da.from_array(X, chunks=(100, D)).map_blocks(lambda b: ran.append(1) or b, dtype=X.dtype,
+                                                      meta=np.empty((0, 0)))
     with pytest.raises(InputError, match=rf"fit over a Dask array runs full-batch gradient descent: .* all 300 "
                                          rf"training samples .* batch_size must be 300; got {said}"):
         model().fit(Xd, y, batch_size=batch_size, verbose=0)
@@ -264,3 +266,31 @@ def test_no_cluster_is_said_once():
     said = [w for w in caught if "no Dask distributed Client is running" in str(w.message)]
     assert len(said) == 1 and said[0].filename == __file__
     assert "Dask's default scheduler (threads in this process)" in str(said[0].message)
+
+
+# Newton-CG's Hessian-vector products are differences of gradients divided by about 1e-8,
+# so the chunks' 1e-16 rounding differences grow to about 1e-8 in each product.
+@pytest.mark.parametrize("method, atol", [("CG", 1e-8), ("TNC", 1e-8), ("Newton-CG", 1e-3)])
+def test_other_scipy_methods_equal_in_memory(method, atol):
+    X, y = data()
+    mem, dsk = model(), model()
+    r1 = minimize(mem, X, y, method=method, options={"maxiter": 5})
+    r2 = minimize(dsk, da.from_array(X, chunks=(100, D)), y, method=method, options={"maxiter": 5})
+    np.testing.assert_allclose(r2.x, r1.x, rtol=0, atol=atol)
+    assert abs(r2.fun - r1.fun) < atol
+
+
+def test_fit_callbacks_progress_and_resume(tmp_path, capsys):
+    X, y = data()
+    Xd = da.from_array(X, chunks=(100, D))
+    stop = an.EarlyStopping(monitor="loss", patience=0, baseline=0.0)  # never better than 0: stops at once
+    h = model().fit(Xd, y, batch_size=N, epochs=5, verbose=2, callbacks=[stop])
+    assert len(h.history["loss"]) == 2 and stop.stopped_epoch == 1
+    assert "Epoch 1/5" in capsys.readouterr().out
+    mem, dsk = model(), model()
+    mem.fit(X, y, batch_size=N, epochs=2, shuffle=False, verbose=0)
+    mem.save(tmp_path / "two.anynet")
+    mem.fit(X, y, batch_size=N, epochs=2, shuffle=False, verbose=0)  # two more epochs, in memory
+    h = dsk.fit(Xd, y, batch_size=N, epochs=4, verbose=0, resume_from=tmp_path / "two.anynet")
+    assert len(h.history["loss"]) == 4
+    np.testing.assert_allclose(dsk.get_weights()[0], mem.get_weights()[0], rtol=0, atol=1e-13)
