@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import anynet as an
+from anynet.errors import InputError
 from anynet.layers import Dense, Layer
 from anynet.optimize import Objective, minimize
 
@@ -28,16 +29,11 @@ cloudpickle = pytest.importorskip("cloudpickle")
 N, D, K = 400, 8, 3
 
 
-def _cluster(**config) -> tuple:
-    with dask.config.set(config):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                           silence_logs=40)
-    return cluster, distributed.Client(cluster)
-
-
 @pytest.fixture(scope="module")
 def client():
-    cluster, client = _cluster()
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                       silence_logs=40)
+    client = distributed.Client(cluster)
     yield client
     client.close()
     cluster.close()
@@ -107,6 +103,33 @@ def test_fit_full_batch_on_the_cluster_equals_in_memory(client):
     np.testing.assert_allclose(dsk.get_weights()[0], mem.get_weights()[0], rtol=0, atol=1e-12)
 
 
+def test_bad_values_found_on_a_worker_raise_the_anynet_error(client):
+    X, y = data()
+    X[123, 4] = np.inf
+    with pytest.raises(InputError, match=r"X contains 1 NaN or infinite value\(s\); clean or impute them"):
+        Objective(model(), da.from_array(X, chunks=(100, D)), y)
+
+
+def test_the_benchmark_runs_on_the_cluster(client, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+    from benchmarks import dask_cluster
+
+    rows = dask_cluster.run(samples=300, hidden=8, iterations=3, chunk_counts=(2, 3), client=client)
+    assert [r.contender for r in rows] == ["numpy in memory", "dask 2 workers, 2 chunks", "dask 2 workers, 3 chunks"]
+    assert all(r.seconds > 0 for r in rows) and rows[0].extra["parameters"] == 784 * 8 + 8 + 8 * 10 + 10
+
+
+def test_the_example_runs_on_the_cluster(client, data_dir, capsys):
+    from test_examples import load_example
+
+    example = load_example("dask_mnist_lbfgs")
+    out = example.main(["--scheduler", client.scheduler.address, "--limit", "1000", "--maxiter", "4",
+                        "--print-every", "2", "--data", str(data_dir / "mnist")])
+    printed = capsys.readouterr().out
+    assert out["nit"] == 4 and out["workers"] == 2 and 0.1 < out["train_accuracy"] <= 1
+    assert f"Dask dashboard: {out['dashboard']}" in printed and "s/iteration" in printed
+
+
 class Gate(Layer):
     """The identity, except on the worker named ``victim``: there it says so and waits to be killed."""
 
@@ -124,9 +147,9 @@ class Gate(Layer):
         return super().forward(P, X, ctx)
 
 
-def test_a_worker_killed_in_the_middle_of_an_evaluation_changes_nothing():
+def test_a_worker_killed_in_the_middle_of_an_evaluation_changes_nothing(client):
+    """Last in this file: the killed worker's nanny starts a new one, which the tests before need not wait for."""
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Gate, for the workers
-    cluster, client = _cluster(**{"distributed.scheduler.allowed-failures": 5})
     try:
         X, y = data()
         gate = Gate()
@@ -150,21 +173,3 @@ def test_a_worker_killed_in_the_middle_of_an_evaluation_changes_nothing():
         np.testing.assert_allclose(g, expected[1], rtol=0, atol=1e-13)
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-        client.close()
-        cluster.close()
-
-
-def test_the_example_and_the_benchmark_run_on_the_cluster(client, data_dir, capsys):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks import dask_cluster
-    from test_examples import load_example
-
-    example = load_example("dask_mnist_lbfgs")
-    out = example.main(["--scheduler", client.scheduler.address, "--limit", "1000", "--maxiter", "4",
-                        "--print-every", "2", "--data", str(data_dir / "mnist")])
-    printed = capsys.readouterr().out
-    assert out["nit"] == 4 and out["workers"] == 2 and 0.1 < out["train_accuracy"] <= 1
-    assert f"Dask dashboard: {out['dashboard']}" in printed and "s/iteration" in printed
-    rows = dask_cluster.run(samples=300, hidden=8, iterations=3, chunk_counts=(2, 3), client=client)
-    assert [r.contender for r in rows] == ["numpy in memory", "dask 2 workers, 2 chunks", "dask 2 workers, 3 chunks"]
-    assert all(r.seconds > 0 for r in rows) and rows[0].extra["parameters"] == 784 * 8 + 8 + 8 * 10 + 10
