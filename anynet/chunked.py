@@ -1,185 +1,152 @@
-"""Full-batch training and inference over chunked arrays (Dask), one row chunk at a time.
+"""Full-batch training and inference over chunked arrays (Dask), one row chunk at a time: the driver's side.
 
 A loss in anynet is a mean over samples, so over row chunks ``c`` of ``n_c`` samples::
 
     loss = sum_c n_c * loss_c / n        gradient = sum_c n_c * grad_c / n
 
-plus the regularization penalty, which is added once, here on the driver, and not per
-chunk. Each chunk's share is ordinary anynet code (:meth:`Sequential.value_and_grad`,
-:meth:`Sequential.predict`) run on the chunk's own array library, NumPy or CuPy, where the
-chunk lives; only the parameters go out (once per evaluation) and one float64 vector per
-chunk comes back, summed in a tree on the workers. The model's parameters stay with the
-model on the driver, on its own backend.
+(a loss with ``reduction="sum"`` is the plain sum over chunks), plus the regularization
+penalty, which is added once, here on the driver, and not per chunk. Each chunk's share is
+ordinary anynet code run on the chunk's own array library where the chunk lives (see
+:mod:`anynet.chunk_program`); only the parameters go out (once per evaluation) and one
+float64 vector per chunk comes back, summed in a tree on the workers. The model's
+parameters stay with the model on the driver, on its own backend.
+
+Models with several inputs or outputs take X and y as lists in order or dicts by name, as
+in memory; the arrays are aligned to the row chunks of the first Dask input (in-memory
+ones are chunked like it).
 
 Nothing here names Dask. A *chunked* adapter (``adapter.chunked``; see backends/dask.py,
 the one built in) supplies the chunk-wise operations: ``align_rows``, ``share``,
-``tree_sum``, ``map_row_chunks``, ``chunk_backend``. The model calls in through four hooks:
-:class:`anynet.optimize.Objective` (:class:`LossGrad`), ``Sequential.predict``
-(:func:`predict`), ``Sequential.evaluate`` (:func:`evaluate`) and ``Sequential.fit``
-(:func:`anynet.chunked_fit.fit`), each guarded by :func:`handles`.
+``tree_sum``, ``map_row_chunks``. The model calls in through four hooks, each guarded by
+:func:`handles`: :class:`anynet.optimize.Objective` (:class:`LossGrad`), ``predict``
+(:func:`predict`), ``evaluate`` (:func:`evaluate`) and ``fit`` (:func:`anynet.chunked_fit.fit`).
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import math
-from typing import TYPE_CHECKING, Any
+import sys
+import time
+from typing import Any
 
 import numpy as np
 
 from anynet import backends
-from anynet.backend import Placement
 from anynet.backends import Backend
+from anynet.callbacks import format_value
+from anynet.chunk_program import ChunkProgram, check_chunk, loss_grad_chunk, score_chunk, predict_chunk, train_chunk
+from anynet.data import split
+from anynet.epoch import log_names
 from anynet.errors import InputError, InputTypeError, NonFiniteOutputError
-from anynet.params import Layout
 
-if TYPE_CHECKING:
-    from anynet.model import Sequential
-
-__all__ = ["handles", "adapter_of", "ChunkProgram", "LossGrad", "penalty", "predict", "evaluate"]
+__all__ = ["handles", "adapter_of", "ChunkProgram", "LossGrad", "penalty", "predict", "evaluate", "scores",
+           "loss_grad_chunk", "train_chunk"]
 
 
-def adapter_of(*arrays: Any) -> Backend | None:
-    """Return the chunked adapter (Dask) of the first chunked array among ``arrays``, or None."""
-    for a in arrays:
-        if a is None:
-            continue
-        adapter = backends.for_array(a)
-        if adapter is not None and getattr(adapter, "chunked", False):
-            return adapter
+def _leaves(value: Any) -> list[Any]:
+    """Return the arrays of one argument: itself, or the entries of a list/tuple/dict (several inputs)."""
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def adapter_of(*values: Any) -> Backend | None:
+    """Return the chunked adapter (Dask) of the first chunked array among ``values`` (arrays, lists, dicts), or None."""
+    for value in values:
+        for a in _leaves(value) if value is not None else ():
+            adapter = backends.for_array(a)
+            if adapter is not None and getattr(adapter, "chunked", False):
+                return adapter
     return None
 
 
-def handles(*arrays: Any) -> bool:
-    """Return whether any of ``arrays`` is a chunked (Dask) array, which this module computes."""
-    return adapter_of(*arrays) is not None
+def handles(*values: Any) -> bool:
+    """Return whether any of ``values`` is (or holds) a chunked (Dask) array, which this module computes."""
+    return adapter_of(*values) is not None
 
 
-# -- what runs on the workers ------------------------------------------------------------
+# -- checking and aligning the inputs ---------------------------------------------------
 
-class ChunkProgram:
-    """The model without its parameters and penalties: what a worker runs on one row chunk.
-
-    It is sent to the workers once per use (training run, evaluate, predict); the
-    parameters come with each call as a host NumPy vector in the model's dtype.
-    """
-
-    def __init__(self, model: Sequential) -> None:
-        m = copy.copy(model)
-        layout = Layout()  # the penalties are added once, on the driver: none per chunk
-        layout.specs = [dataclasses.replace(s, regularizer=None) for s in model.layout]
-        layout.size = model.layout.size
-        m.layout = layout
-        m._theta = m.rng = m.shuffle_rng = m.history = m.opt_state = None
-        self.model = m
-
-    def on(self, chunk: Any, theta: np.ndarray) -> Sequential:
-        """Return a copy of the model on ``chunk``'s library and device, holding ``theta``."""
-        adapter = backends.for_array(chunk) or backends.get("numpy")
-        device = adapter.device_of(chunk)
-        m = copy.copy(self.model)
-        m.placement = Placement(adapter, device, adapter.namespace())
-        m._theta = adapter.from_numpy(theta, device)
-        return m
+def _labels(names: list[str], what: str) -> list[str]:
+    return [what] if len(names) == 1 else [f"{what}[{n!r}]" for n in names]
 
 
-def _sums(m: Sequential, X: Any, y: Any, *, grad: bool, metrics: bool) -> np.ndarray:
-    """Return ``[n, n * loss, (n * gradient), (metric sum, metric count)...]`` of one chunk as float64."""
-    backend, xp = m.placement.backend, m.placement.xp
-    n = float(X.shape[0])
-    loss, g, Y, T = m.value_and_grad(m.params, X, y, m.context(), grad=grad)
-    parts = [np.array([n, n * float(loss)])]
-    if grad:
-        parts.append(n * backend.to_numpy(g).astype(np.float64))
-    if metrics:
-        for metric in m.metrics:
-            s, c = metric.batch(Y, T, xp)
-            parts.append(np.array([float(s), float(c)]))
-    return np.concatenate(parts)
-
-
-def _check_chunk(program: ChunkProgram, theta: np.ndarray, X: Any, y: Any) -> np.ndarray:
-    """Check one chunk as ``model.prepare`` checks in-memory data; return ``[n]``."""
-    m = program.on(X, theta)
-    return np.array([float(m.prepare(X, y).n)])
-
-
-def _loss_grad_chunk(program: ChunkProgram, theta: np.ndarray, X: Any, y: Any) -> np.ndarray:
-    """Return ``[n, n * loss, n * gradient]`` of one checked chunk (X already in the model's dtype)."""
-    m = program.on(X, theta)
-    return _sums(m, X, _like(y, m), grad=True, metrics=False)
-
-
-def _train_chunk(program: ChunkProgram, theta: np.ndarray, X: Any, y: Any) -> np.ndarray:
-    """Return the loss, gradient and metric sums of one checked chunk (see :func:`_sums`)."""
-    m = program.on(X, theta)
-    return _sums(m, X, _like(y, m), grad=True, metrics=True)
-
-
-def _score_chunk(program: ChunkProgram, theta: np.ndarray, X: Any, y: Any) -> np.ndarray:
-    """Return the loss and metric sums of one unchecked chunk, checked here first."""
-    m = program.on(X, theta)
-    data = m.prepare(X, y)
-    return _sums(m, data.X, data.y, grad=False, metrics=True)
-
-
-def _predict_chunk(program: ChunkProgram, theta: np.ndarray, X: Any) -> Any:
-    """Return the model's outputs for one chunk, an array of the chunk's library."""
-    return program.on(X, theta).predict(X)
-
-
-def _like(y: Any, m: Sequential) -> Any:
-    """Return targets on the model copy's library (in-memory targets beside CuPy chunks)."""
-    from anynet.backend import to_placement
-
-    return to_placement(y, m.placement, name="y")
-
-
-# -- the driver ------------------------------------------------------------------------
-
-def _check_meta(model: Sequential, arrays: dict[str, Any]) -> None:
-    """Refuse bad dtypes and shapes from metadata alone, before any task runs; build the model."""
-    for name, a in arrays.items():
+def _check_dtypes(arrays: list[Any], labels: list[str]) -> None:
+    for a, label in zip(arrays, labels):
         if a is None:
-            raise InputError(f"{name} is None; pass an array.")
+            raise InputError(f"{label} is None; pass an array.")
         dt = np.dtype(a.dtype) if hasattr(a, "dtype") else np.asarray(a).dtype
         if dt.kind not in "biuf":
-            raise InputTypeError(f"{name} holds {dt} data; anynet trains on real numbers (float, int, uint8, bool). "
-                                 f"Convert it first, e.g. {name}.astype('float32'). Refused before any task ran.")
-    X = arrays["X"]
-    if X.ndim < 2:
-        raise InputError(f"X must have shape (samples, features...), got an array of shape {tuple(X.shape)}.")
+            raise InputTypeError(f"{label} holds {dt} data; anynet trains on real numbers (float, int, uint8, bool). "
+                                 f"Convert it first, e.g. {label}.astype('float32'). Refused before any task ran.")
+
+
+def _check_meta(model: Any, X: Any, y: Any = None) -> tuple[list[Any], list[str], list[Any], list[str]]:
+    """Return ``(xs, x labels, ys, y labels)`` after refusing bad dtypes and shapes from metadata alone,
+    before any task runs; builds the model (on its own backend) if it is not built yet."""
+    names = model.input_names_or_default()
+    xs, xl = split(X, names, "X"), _labels(names, "X")
+    _check_dtypes(xs, xl)
+    ys, yl = [], []
+    if y is not None:
+        model._require_compiled("passing targets")
+        ys, yl = split(y, [h.name for h in model.heads], "y"), _labels([h.name for h in model.heads], "y")
+        _check_dtypes(ys, yl)
+    for x, label in zip(xs, xl):
+        if len(x.shape) < 2:
+            raise InputError(f"{label} must have shape (samples, features...), got an array of shape "
+                             f"{tuple(x.shape)}.")
     if not model.built:
-        model.build(tuple(int(d) for d in X.shape[1:]))
-    if tuple(X.shape[1:]) != model.input_shape:
-        raise InputError(model._shape_message(tuple(X.shape)))
+        model.build(None if model._maybe_graph() is not None else tuple(int(d) for d in xs[0].shape[1:]))
+    for name, x, label, want in zip(model.input_names, xs, xl, model._input_shapes()):
+        if tuple(x.shape[1:]) != tuple(want):
+            raise InputError(model._shape_message(name, tuple(x.shape), tuple(want), label))
+    return xs, xl, ys, yl
 
 
-def _chunked_inputs(adapter: Backend, model: Sequential, X: Any, y: Any, *, persist: bool) -> tuple[Any, Any, Any]:
-    """Return ``(X, y, program)``: checked, aligned by rows, X cast to the model's dtype."""
-    _check_meta(model, {"X": X, "y": y})
-    if not adapter.owns(X):
-        raise InputError("X is in memory but y is a Dask array; make X a Dask array chunked by rows too "
-                         "(dask.array.from_array(X, chunks=(rows, -1))) or load y into memory.")
-    X = adapter.namespace().astype(X, np.dtype(model.dtype)) if np.dtype(X.dtype) != np.dtype(model.dtype) else X
-    X, y = adapter.align_rows([X, y], ["X", "y"], persist=persist, known=True)
-    if X.shape[0] == 0:
-        raise InputError(f"X is empty (shape {tuple(X.shape)}); pass at least one sample.")
-    return X, y, ChunkProgram(model)
+def _align(adapter: Backend, model: Any, xs: list[Any], xl: list[str], ys: list[Any], yl: list[str], *,
+           persist: bool, known: bool = True) -> tuple[list[Any], list[Any]]:
+    """Return xs and ys as chunked arrays with the row chunks of the first chunked input, X cast to the model's dtype."""
+    first = next((i for i, x in enumerate(xs) if adapter.owns(x)), None)
+    if first is None:
+        raise InputError(f"{'X is' if len(xs) == 1 else 'every input is'} in memory but y is a Dask array; make X "
+                         f"a Dask array chunked by rows too (dask.array.from_array(X, chunks=(rows, -1))) or load y "
+                         f"into memory.")
+    xp, dtype = adapter.namespace(), np.dtype(model.dtype)
+    xs = [xp.astype(x, dtype) if adapter.owns(x) and np.dtype(x.dtype) != dtype else x for x in xs]
+    order = [first, *(i for i in range(len(xs) + len(ys)) if i != first)]
+    arrays, labels = [*xs, *ys], [*xl, *yl]
+    aligned = adapter.align_rows([arrays[i] for i in order], [labels[i] for i in order], persist=persist,
+                                 known=known)
+    back = [None] * len(order)
+    for i, a in zip(order, aligned):
+        back[i] = a
+    xs, ys = back[:len(xs)], back[len(xs):]
+    if known and xs[0].shape[0] == 0:
+        raise InputError(f"{xl[0]} is empty (shape {tuple(xs[0].shape)}); pass at least one sample.")
+    return xs, ys
 
 
-def host_params(model: Sequential) -> np.ndarray:
+def chunked_inputs(adapter: Backend, model: Any, X: Any, y: Any, *, persist: bool) -> tuple[list[Any], list[Any]]:
+    """Return ``(xs, ys)``: checked from metadata, aligned by rows with known sizes, X in the model's dtype."""
+    xs, xl, ys, yl = _check_meta(model, X, y)
+    return _align(adapter, model, xs, xl, ys, yl, persist=persist)
+
+
+def host_params(model: Any) -> np.ndarray:
     """Return a host NumPy copy of the model's parameters in its dtype."""
     return np.array(model.placement.backend.to_numpy(model.params), dtype=model.dtype, copy=True)
 
 
-def penalty(model: Sequential, theta: np.ndarray) -> tuple[float, np.ndarray | None]:
+def penalty(model: Any, theta: np.ndarray) -> tuple[float, np.ndarray | None]:
     """Return the regularization penalty at host ``theta`` and its flat float64 gradient (None without any).
 
-    Computed on the host in ``theta``'s dtype, in the order ``value_and_grad`` adds them.
+    Computed on the host in ``theta``'s dtype over the model's own parameters, as
+    ``value_and_grad`` adds them in memory.
     """
-    specs = [s for s in model.layout if s.regularizer is not None]
+    specs = [s for s in model._own_specs() if s.regularizer is not None]
     if not specs:
         return 0.0, None
     xp = backends.get("numpy").namespace()
@@ -192,6 +159,16 @@ def penalty(model: Sequential, theta: np.ndarray) -> tuple[float, np.ndarray | N
     return total, grad
 
 
+def _full_batch_losses(model: Any) -> None:
+    """Refuse losses whose full-batch value is not a sum of per-chunk values."""
+    for h in model.heads:
+        if getattr(h.loss, "ignore_class", None) is not None:
+            raise InputError(f"{h.loss.name}(ignore_class={h.loss.ignore_class!r}) averages over the positions it "
+                             f"keeps, whose count differs per row chunk, so its full-batch value over Dask arrays is "
+                             f"not a sum of the chunks'; train in memory, or drop ignore_class and give those "
+                             f"positions a sample weight of 0 in memory.")
+
+
 class LossGrad:
     """The model's full-batch loss and gradient over chunked X, y, for scipy or a descent loop.
 
@@ -200,27 +177,47 @@ class LossGrad:
     sends the parameters to every worker once and sums one vector per row chunk in a tree.
     """
 
-    def __init__(self, model: Sequential, X: Any, y: Any) -> None:
+    def __init__(self, model: Any, X: Any, y: Any) -> None:
         self.adapter = adapter_of(X, y)
         self.model = model
-        self.X, self.y, program = _chunked_inputs(self.adapter, model, X, y, persist=True)
-        self.program = self.adapter.share(program)
+        xs, ys = chunked_inputs(self.adapter, model, X, y, persist=True)
+        _full_batch_losses(model)
+        self.arrays, self.n_inputs = [*xs, *ys], len(xs)
+        self.n = int(xs[0].shape[0])
+        self.program = self.adapter.share(ChunkProgram(model, rows=self.n))
         self.dtype = np.dtype(model.dtype)
-        (n,) = self.adapter.tree_sum(_check_chunk, [self.X, self.y], [self.program, host_params(model)],
+        self.names = log_names(model)
+        (n,) = self.adapter.tree_sum(check_chunk, self.arrays, [self.program, host_params(model)],
                                      name="anynet-check")
-        self.n = int(n)
+        if int(n) != self.n:
+            raise InputError(f"The row chunks hold {int(n)} samples, but the array says {self.n}.")
 
-    def sums(self, x: np.ndarray, *, metrics: bool = False) -> tuple[float, np.ndarray, np.ndarray]:
-        """Return ``(loss, gradient, [metric sum, count, ...])`` at the float64 vector x, penalty included."""
+    @property
+    def X(self) -> Any:
+        """The aligned, persisted inputs: one chunked array, or a tuple for several inputs."""
+        xs = self.arrays[:self.n_inputs]
+        return xs[0] if len(xs) == 1 else tuple(xs)
+
+    @property
+    def y(self) -> Any:
+        """The aligned, persisted targets: one chunked array, or a tuple for several outputs."""
+        ys = self.arrays[self.n_inputs:]
+        return ys[0] if len(ys) == 1 else tuple(ys)
+
+    def sums(self, x: np.ndarray, *, logs: bool = False) -> tuple[float, np.ndarray, dict[str, float]]:
+        """Return ``(loss, gradient, History entries)`` at the float64 vector x, penalty included."""
         theta = np.asarray(x, dtype=np.float64).astype(self.dtype)
-        fn = _train_chunk if metrics else _loss_grad_chunk
-        s = self.adapter.tree_sum(fn, [self.X, self.y], [self.program, theta], name="anynet-loss-grad")
+        fn = train_chunk if logs else loss_grad_chunk
+        s = self.adapter.tree_sum(fn, self.arrays, [self.program, theta], name="anynet-loss-grad")
         size = theta.shape[0]
         f, g = s[1] / self.n, s[2:2 + size] / self.n
         p, pg = penalty(self.model, theta)
         if pg is not None:
             f, g = f + p, g + pg
-        return float(f), g, s[2 + size:]
+        entries = {self.names[0]: float(f)}
+        if logs:
+            entries.update(_ratios(self.names[1:], s[2 + size:]))
+        return float(f), g, entries
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Return the loss (a float) and its gradient (a float64 vector) at x."""
@@ -228,34 +225,58 @@ class LossGrad:
         return f, g
 
 
-def predict(model: Sequential, X: Any) -> Any:
-    """Return the outputs for chunked X as a lazy array of the same kind: X's row chunks, then the output shape.
+def _ratios(names: list[str], rest: np.ndarray) -> dict[str, float]:
+    """Return ``{name: value / count}`` from ``[*values, *counts]``."""
+    k = len(names)
+    return {name: float(rest[j] / rest[k + j]) for j, name in enumerate(names)}
 
-    It uses the parameters as they are now; each row chunk is one batch, checked as
-    ``predict`` checks in-memory data when it is computed.
+
+def predict(model: Any, X: Any) -> Any:
+    """Return the outputs for chunked X as lazy arrays of the same kind: X's row chunks, then each output's shape.
+
+    One array for one output; a list in order (or a dict by name, as the model's outputs
+    were given) for several. It uses the parameters as they are now; each row chunk is one
+    batch, checked as ``predict`` checks in-memory data when it is computed.
     """
     adapter = adapter_of(X)
-    _check_meta(model, {"X": X})
-    (X,) = adapter.align_rows([X], ["X"], persist=False, known=False)
-    return adapter.map_row_chunks(_predict_chunk, [X], [ChunkProgram(model), host_params(model)],
-                                  shape=model.output_shape, dtype=np.dtype(model.dtype))
+    xs, xl, _, _ = _check_meta(model, X)
+    xs, _ = _align(adapter, model, xs, xl, [], [], persist=False, known=not all(adapter.owns(x) for x in xs))
+    outs = adapter.map_row_chunks(predict_chunk, xs, [ChunkProgram(model), host_params(model)],
+                                  shapes=[t.sample_shape for t in model.outputs], dtype=np.dtype(model.dtype))
+    if len(outs) == 1:
+        return outs[0]
+    keys = model._graph.output_keys
+    return dict(zip(keys, outs)) if keys is not None else outs
 
 
-def scores(model: Sequential, adapter: Backend, X: Any, y: Any, program: Any) -> dict[str, float]:
-    """Return the loss (penalty included) and metrics over aligned chunked X, y as Python floats."""
+def scores(model: Any, adapter: Backend, arrays: list[Any], program: Any) -> dict[str, float]:
+    """Return the loss (penalty included) and metrics over aligned chunked arrays as Python floats, each row
+    chunk one batch."""
     theta = host_params(model)
-    s = adapter.tree_sum(_score_chunk, [X, y], [program, theta], name="anynet-evaluate")
-    n = s[0]
-    out = {"loss": float(s[1] / n + penalty(model, theta)[0])}
-    out.update({m.name: float(s[2 + 2 * j] / s[3 + 2 * j]) for j, m in enumerate(model.metrics)})
+    s = adapter.tree_sum(score_chunk, arrays, [program, theta], name="anynet-evaluate")
+    n, names = s[0], log_names(model)
+    out = {names[0]: float(s[1] / n + penalty(model, theta)[0])}
+    out.update(_ratios(names[1:], s[2:]))
     bad = {k: v for k, v in out.items() if not math.isfinite(v)}
     if bad:
         raise NonFiniteOutputError(f"evaluate: {bad} on {int(n)} samples; {model._overflow_hint()}")
     return out
 
 
-def evaluate(model: Sequential, X: Any, y: Any) -> dict[str, float]:
-    """Return the loss and metrics over chunked X, y as Python floats, reduced over row chunks."""
+def evaluate(model: Any, X: Any, y: Any, *, verbose: int = 0,
+             return_dict: bool = False) -> float | list[float] | dict[str, float]:
+    """Return the loss and metrics over chunked X, y (a float, a list, or a dict, as ``evaluate``), reduced over
+    row chunks; each row chunk is one batch."""
+    if verbose not in (0, 1, 2, "auto"):
+        raise InputError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}.")
+    start = time.perf_counter()
     adapter = adapter_of(X, y)
-    X, y, program = _chunked_inputs(adapter, model, X, y, persist=False)
-    return scores(model, adapter, X, y, program)
+    xs, ys = chunked_inputs(adapter, model, X, y, persist=False)
+    result = scores(model, adapter, [*xs, *ys], ChunkProgram(model))
+    if verbose:
+        values = "".join(f" - {k}: {format_value(v)}" for k, v in result.items())
+        sys.stdout.write(f"{len(xs[0].chunks[0])} row chunks - {time.perf_counter() - start:.0f}s{values}\n")
+        sys.stdout.flush()
+    if return_dict:
+        return result
+    return result["loss"] if len(result) == 1 else list(result.values())

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from anynet import chunked
 from anynet.callbacks import Callback, History, ProgbarLogger
+from anynet.data import split
 from anynet.errors import InputError, InputTypeError, NonFiniteLossError
+from anynet.saving import resume
 from anynet.validation import check_fraction, check_int
-
-if TYPE_CHECKING:
-    from anynet.model import Sequential
 
 __all__ = ["fit"]
 
@@ -36,19 +36,24 @@ def _full_batch_only(batch_size: int, n: int, given: Any) -> None:
                          f"(L-BFGS-B, CG, ...) for full-batch methods, or load the data into memory for mini-batches.")
 
 
-def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
+def fit(model: Any, X: Any, y: Any, *, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
         validation_data: Sequence[Any] | None = None, validation_split: float = 0.0,
         callbacks: Sequence[Callback] | None = None, verbose: int | str = "auto", initial_epoch: int = 0,
         on_nonfinite: str = "raise", check_every: int | None = None,
-        resume_from: str | os.PathLike[str] | None = None) -> History:
+        resume_from: str | os.PathLike[str] | None = None, **more: Any) -> History:
     """Train on chunked X, y full-batch and return a :class:`History` (one step per epoch).
 
-    Arguments as :func:`anynet.training.fit`. ``batch_size`` must equal the number of
-    training samples. ``shuffle`` changes nothing (a full-batch gradient has no order)
-    and ``check_every`` is moot (every step's loss is read). Dropout is refused: its masks
-    would be drawn per chunk. The data is persisted on the workers once.
+    Arguments as ``Model.fit``; X and y are arrays, or lists / dicts of them for several
+    inputs and outputs. ``batch_size`` must equal the number of training samples.
+    ``shuffle`` changes nothing (a full-batch gradient has no order) and ``check_every``
+    is moot (every step's loss is read). Dropout is refused: its masks would be drawn per
+    chunk. The data is persisted on the workers once. Other arguments of ``fit`` (given
+    and not None) are refused, naming them.
     """
     model._require_compiled("fit")
+    given_more = sorted(k for k, v in more.items() if v is not None)
+    if given_more:
+        raise InputError(f"fit over Dask arrays does not take {given_more} yet; train in memory for them.")
     epochs = check_int("epochs", epochs, minimum=0)
     given, batch_size = batch_size, 32 if batch_size is None else check_int("batch_size", batch_size)
     initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
@@ -74,40 +79,47 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int |
     adapter = chunked.adapter_of(X, y)
     val = None
     if validation_split:
-        chunked._check_meta(model, {"X": X, "y": y})
-        X, y = adapter.align_rows([X, y], ["X", "y"], known=True)
-        n_all = int(X.shape[0])
+        xs, ys = chunked.chunked_inputs(adapter, model, X, y, persist=False)
+        n_all = int(xs[0].shape[0])
         n_val = int(n_all * validation_split)
         if n_val < 1 or n_val >= n_all:
             raise InputError(f"validation_split={validation_split} of {n_all} samples leaves {n_val} for validation "
                              f"and {n_all - n_val} for training; both need at least one.")
         cut = n_all - n_val
-        val = (X[cut:], y[cut:])
-        X, y = X[:cut], y[:cut]
+        val = ([a[cut:] for a in xs], [a[cut:] for a in ys])
+        X, y = [a[:cut] for a in xs], [a[:cut] for a in ys]
     elif validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise InputError("validation_data must be a pair (X_val, y_val).")
         val = tuple(validation_data)
-    n0 = X.shape[0]
+    n0 = _rows(model, X)
     if n0 == n0:  # known without computing anything: refuse before the data moves
         _full_batch_only(batch_size, int(n0), given)
     loss_grad = chunked.LossGrad(model, X, y)
     _full_batch_only(batch_size, loss_grad.n, given)
+    score_val = None
     if val is not None and chunked.handles(*val):
-        vX, vy, vprog = chunked._chunked_inputs(adapter, model, *val, persist=True)
-        vprog = adapter.share(vprog)
-        score_val = lambda: chunked.scores(model, adapter, vX, vy, vprog)  # noqa: E731
+        vadapter = chunked.adapter_of(*val)
+        vx, vy = chunked.chunked_inputs(vadapter, model, *val, persist=True)
+        vprog = vadapter.share(chunked.ChunkProgram(model))
+        score_val = lambda: chunked.scores(model, vadapter, [*vx, *vy], vprog)  # noqa: E731
     elif val is not None:
         vdata = model.prepare(*val)
         score_val = lambda: model.evaluate_data(vdata)  # noqa: E731
-    return _Loop(model, loss_grad, callbacks, verbose, on_nonfinite, score_val if val is not None else None,
-                 epochs).run(initial_epoch, resume_from)
+    return _Loop(model, loss_grad, callbacks, verbose, on_nonfinite, score_val, epochs).run(initial_epoch, resume_from)
+
+
+def _rows(model: Any, X: Any) -> float:
+    """Return the rows of the first chunked input (NaN while unknown), from metadata alone."""
+    xs = split(X, model.input_names_or_default(), "X")
+    first = next((x for x in xs if chunked.handles(x)), xs[0])
+    return first.shape[0]
 
 
 class _Loop:
     """The epochs: one full-batch step each, the callbacks around it."""
 
-    def __init__(self, model: Sequential, loss_grad: chunked.LossGrad, callbacks: Sequence[Callback] | None,
+    def __init__(self, model: Any, loss_grad: chunked.LossGrad, callbacks: Sequence[Callback] | None,
                  verbose: int, on_nonfinite: str, score_val: Any, epochs: int) -> None:
         self.model, self.loss_grad, self.on_nonfinite, self.score_val = model, loss_grad, on_nonfinite, score_val
         self.epochs = epochs
@@ -121,8 +133,6 @@ class _Loop:
     def run(self, initial_epoch: int, resume_from: str | os.PathLike[str] | None) -> History:
         model, cbs, epochs = self.model, self.cbs, self.epochs
         if resume_from is not None:  # checks the whole file before it changes the model
-            from anynet.saving import resume
-
             initial_epoch = resume(model, resume_from, self.history)
         model.history = self.history
         for cb in cbs:
@@ -131,8 +141,7 @@ class _Loop:
         p = model.placement
         if model.opt_state is None:
             model.opt_state = model.optimizer.init(model.params, p.xp)
-        decay_mask = model.layout.decay_mask(p.xp, model.params.dtype, p.device) \
-            if model.optimizer.name == "adamw" else None
+        decay_mask = model.decay_mask() if model.optimizer.name == "adamw" else None
         kernels = model.context().kernels
         model.stop_training = False
         for cb in cbs:
@@ -142,9 +151,7 @@ class _Loop:
                 cb.on_epoch_begin(epoch)
                 cb.on_train_batch_begin(0, {"batch": 0, "size": self.loss_grad.n})
             x = p.backend.to_numpy(model.params).astype(np.float64)
-            f, g, sums = self.loss_grad.sums(x, metrics=True)
-            logs = {"loss": f}
-            logs.update({m.name: float(sums[2 * j] / sums[2 * j + 1]) for j, m in enumerate(model.metrics)})
+            f, g, logs = self.loss_grad.sums(x, logs=True)
             if math.isfinite(f):
                 model.optimizer.update(model.params, p.backend.from_numpy(g.astype(model.dtype), p.device),
                                        model.opt_state, p.xp, kernels=kernels, decay_mask=decay_mask)
@@ -170,7 +177,5 @@ class _Loop:
                 f"The loss became {value} at {where}; training stopped and the model keeps the weights from before "
                 f"that step. Try a lower learning rate or check the data; fit(..., on_nonfinite='skip') leaves such "
                 f"steps out instead.", epoch=epoch, batch=0)
-        import warnings
-
         warnings.warn(f"The loss became {value} at {where}; that step's update was skipped.", RuntimeWarning,
                       stacklevel=4)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from anynet import backends
+from anynet import chunked, chunked_fit  # hook: Dask arrays (see the three "hook: chunked" lines)
 from anynet.callbacks import Callback, History, ProgbarLogger, format_value
 from anynet.data import Data
 from anynet.epoch import DEFAULT_CHECK_EVERY, Epoch, batch_values, log_names, overrides, read_logs
@@ -66,6 +67,11 @@ class Trainer:
         ``ModelCheckpoint``: its parameters, optimizer state, random generators and History
         are restored, and training goes on from the epoch after the saved one.
         """
+        if chunked.handles(x, y):  # hook: chunked (Dask) data -> full-batch steps summed over row chunks
+            return chunked_fit.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                                   callbacks=callbacks, validation_split=validation_split,
+                                   validation_data=validation_data, shuffle=shuffle, initial_epoch=initial_epoch,
+                                   on_nonfinite=on_nonfinite, check_every=check_every, resume_from=resume_from)
         self._require_compiled("fit")
         epochs = check_int("epochs", epochs, minimum=0)
         batch_size = check_int("batch_size", batch_size)
@@ -160,6 +166,8 @@ class Trainer:
         0 prints nothing. ``batch_size=None`` runs chunks of INFERENCE_CHUNK samples.
         """
         self._require_compiled("evaluate")
+        if chunked.handles(x, y):  # hook: chunked (Dask) data -> loss and metrics summed over row chunks
+            return chunked.evaluate(self, x, y, verbose=verbose, return_dict=return_dict)
         verbose = _verbose(verbose, 1)
         start = time.perf_counter()
         data = self.prepare(x, y)
@@ -183,6 +191,8 @@ class Trainer:
         backend and device. ``batch_size=None`` runs chunks of INFERENCE_CHUNK samples.
         """
         _verbose(verbose, 0)
+        if chunked.handles(x):  # hook: chunked (Dask) data -> a lazy Dask array, one batch per row chunk
+            return chunked.predict(self, x)
         data = self.prepare(x)
         xp, ctx = self.placement.xp, self.context()
         parts = [self.outputs_of(self.params, data.rows(a, b).X, ctx) for a, b in _chunks(data.n, batch_size)]

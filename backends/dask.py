@@ -19,9 +19,10 @@ adapter is the only code in anynet that names Dask, and it offers the portable c
 ``tree_sum(fn, arrays, broadcast)``
     ``fn(*broadcast, *row_chunks)`` returns a 1-d float64 NumPy vector per row chunk; the
     vectors are summed in a tree on the workers and one vector comes back.
-``map_row_chunks(fn, arrays, broadcast, *, shape, dtype)``
-    a lazy Dask array, ``fn(*broadcast, *row_chunks)`` per row chunk, with the rows of the
-    first array and ``shape`` for the other axes.
+``map_row_chunks(fn, arrays, broadcast, *, shapes, dtype)``
+    lazy Dask arrays, one per shape: ``fn(*broadcast, *row_chunks)`` returns one array per
+    shape for each row chunk; the results have the rows of the first array and each
+    shape for the other axes.
 
 Without a running ``distributed.Client`` the work goes to Dask's default scheduler
 (threads in this process), and anynet says so once.
@@ -30,6 +31,7 @@ Without a running ``distributed.Client`` the work goes to Dask's default schedul
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import sys
 import uuid
@@ -67,9 +69,22 @@ def _sum(*parts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _call(*args: Any, fn: Callable[..., Any], n: int) -> Any:
-    """Map-blocks trampoline: the blocks come first there, ``fn`` takes them last."""
-    return fn(*args[n:], *args[:n])
+def _call_one(*args: Any, fn: Callable[..., Any], n: int) -> Any:
+    """Map-blocks trampoline: the blocks come first there, ``fn`` takes them last; its one output."""
+    return fn(*args[n:], *args[:n])[0]
+
+
+def _call_flat(*args: Any, fn: Callable[..., Any], n: int) -> Any:
+    """Map-blocks trampoline for several outputs: one block of each output's flattened samples, side by side."""
+    import array_api_compat
+
+    outs = fn(*args[n:], *args[:n])
+    xp = array_api_compat.array_namespace(*outs)
+    return xp.concat([xp.reshape(Y, (Y.shape[0], -1)) for Y in outs], axis=1)
+
+
+def _unflatten(block: Any, shape: tuple[int, ...]) -> Any:
+    return block.reshape((block.shape[0], *shape))
 
 
 class DaskBackend(Backend):
@@ -239,19 +254,42 @@ class DaskBackend(Backend):
         (total,) = dask.compute(parts[0])
         return np.asarray(total, dtype=np.float64)
 
-    def map_row_chunks(self, fn: Callable[..., Any], arrays: Sequence[Any], broadcast: Sequence[Any] = (), *,
-                       shape: Sequence[int], dtype: Any, name: str = "anynet-predict") -> Any:
-        """Return a lazy Dask array of ``fn(*broadcast, *chunks)`` per row chunk: rows of arrays[0], then shape."""
+    def map_row_chunks(self, fn: Callable[..., Sequence[Any]], arrays: Sequence[Any], broadcast: Sequence[Any] = (),
+                       *, shapes: Sequence[Sequence[int]], dtype: Any, name: str = "anynet-predict") -> list[Any]:
+        """Return lazy Dask arrays, one per entry of ``shapes``: the rows of arrays[0], then that shape.
+
+        ``fn(*broadcast, *chunks)`` returns one array per shape for a row chunk. Several
+        outputs are computed once per chunk, as one block of flattened columns that each
+        output then slices and reshapes.
+        """
         from dask.array.utils import meta_from_array
 
-        X = arrays[0]
-        ndim = 1 + len(shape)
-        axes = dict(drop_axis=list(range(ndim, X.ndim))) if X.ndim > ndim else \
-            dict(new_axis=list(range(X.ndim, ndim))) if X.ndim < ndim else {}
-        return X.map_blocks(_call, *arrays[1:], *self._handles(broadcast), fn=fn, n=len(arrays), dtype=dtype,
-                            chunks=(X.chunks[0], *((int(d),) for d in shape)),
-                            meta=meta_from_array(X._meta, ndim=ndim, dtype=dtype),
-                            name=f"{name}-{uuid.uuid4().hex[:12]}", **axes)
+        X, handles = arrays[0], self._handles(broadcast)
+        rows, token = X.chunks[0], uuid.uuid4().hex[:12]
+
+        def blocks(call: Callable[..., Any], width: tuple[int, ...], key: str) -> Any:
+            ndim = 1 + len(width)
+            axes = dict(drop_axis=list(range(ndim, X.ndim))) if X.ndim > ndim else \
+                dict(new_axis=list(range(X.ndim, ndim))) if X.ndim < ndim else {}
+            return X.map_blocks(call, *arrays[1:], *handles, fn=fn, n=len(arrays), dtype=dtype,
+                                chunks=(rows, *((int(d),) for d in width)),
+                                meta=meta_from_array(X._meta, ndim=ndim, dtype=dtype), name=f"{key}-{token}", **axes)
+
+        if len(shapes) == 1:
+            return [blocks(_call_one, tuple(shapes[0]), name)]
+        widths = [math.prod(s) for s in shapes]
+        flat = blocks(_call_flat, (sum(widths),), f"{name}-flat")
+        outs, start = [], 0
+        for shape, w in zip(shapes, widths):
+            part = flat[:, start:start + w]
+            start += w
+            if len(shape) > 1:
+                part = part.map_blocks(_unflatten, shape=tuple(shape), dtype=dtype,
+                                       chunks=(rows, *((int(d),) for d in shape)),
+                                       new_axis=list(range(2, 1 + len(shape))),
+                                       meta=meta_from_array(X._meta, ndim=1 + len(shape), dtype=dtype))
+            outs.append(part)
+        return outs
 
 
 def _caller_level() -> int:

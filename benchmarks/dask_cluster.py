@@ -72,11 +72,11 @@ def cost_model(client: Any, X: np.ndarray, y: np.ndarray, hidden: int, repeats: 
     program = chunked.ChunkProgram(model)
     rows = len(X) // 2  # one worker's share of two
     chunk_x, chunk_y = X[:rows], y[:rows]
-    chunked._loss_grad_chunk(program, theta, chunk_x, chunk_y)
+    chunked.loss_grad_chunk(program, theta, chunk_x, chunk_y)
     compute = []
     for _ in range(max(3, repeats)):
         t0 = time.perf_counter()
-        chunked._loss_grad_chunk(program, theta, chunk_x, chunk_y)
+        chunked.loss_grad_chunk(program, theta, chunk_x, chunk_y)
         compute.append(time.perf_counter() - t0)
     trips, casts = [], []
     for _ in range(10):

@@ -79,7 +79,7 @@ def test_regularization_is_added_once_not_per_chunk():
     plain.build((D,))
     lg = chunked.LossGrad(reg, da.from_array(X, chunks=(50, D)), y)
     x = reg.get_params_copy()
-    s = lg.adapter.tree_sum(chunked._loss_grad_chunk, [lg.X, lg.y], [lg.program, x])
+    s = lg.adapter.tree_sum(chunked.loss_grad_chunk, [lg.X, lg.y], [lg.program, x])
     loss, g = plain.loss_and_grad(X, y, theta=x)  # the data term alone, in memory
     assert abs(s[1] / N - float(loss)) < 1e-14  # the chunks' sums hold no penalty
     p, pg = chunked.penalty(reg, x)
