@@ -24,6 +24,7 @@ the one built in) supplies the chunk-wise operations: ``align_rows``, ``share``,
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 import time
@@ -54,11 +55,10 @@ def _leaves(value: Any) -> list[Any]:
 
 def adapter_of(*values: Any) -> Backend | None:
     """Return the chunked adapter (Dask) of the first chunked array among ``values`` (arrays, lists, dicts), or None."""
-    for value in values:
-        for a in _leaves(value) if value is not None else ():
-            adapter = backends.for_array(a)
-            if adapter is not None and getattr(adapter, "chunked", False):
-                return adapter
+    leaves = [a for value in values if value is not None for a in _leaves(value)]
+    for adapter in backends.adapters():
+        if getattr(adapter, "chunked", False) and any(adapter.owns(a) for a in leaves):
+            return adapter
     return None
 
 
@@ -263,10 +263,32 @@ def scores(model: Any, adapter: Backend, arrays: list[Any], program: Any) -> dic
     return out
 
 
-def evaluate(model: Any, X: Any, y: Any, *, verbose: int = 0,
-             return_dict: bool = False) -> float | list[float] | dict[str, float]:
-    """Return the loss and metrics over chunked X, y (a float, a list, or a dict, as ``evaluate``), reduced over
-    row chunks; each row chunk is one batch."""
+def refuse_others(model: Any, method: str, given: dict[str, Any]) -> None:
+    """Raise InputError naming the arguments of ``model.<method>`` in ``given`` that are not at their defaults.
+
+    The hooks pass every argument of ``fit`` / ``evaluate``, so one this module does not
+    take (``sample_weight``, say) is refused here rather than silently dropped.
+    """
+    params = inspect.signature(getattr(type(model), method)).parameters
+    bad = sorted(k for k, v in given.items() if k not in params or not _same(v, params[k].default))
+    if bad:
+        raise InputError(f"{method} over Dask arrays does not take {bad} yet; leave them out, or {method} in memory.")
+
+
+def _same(value: Any, default: Any) -> bool:
+    return value is default or (type(value) is type(default) and isinstance(default, (bool, int, float, str))
+                                and value == default)
+
+
+def evaluate(self: Any, x: Any, y: Any, *, verbose: int | str = "auto", return_dict: bool = False,
+             batch_size: int | None = None, **more: Any) -> float | list[float] | dict[str, float]:
+    """Return the loss and metrics over chunked x, y (a float, a list, or a dict, as ``evaluate``), reduced over
+    row chunks; each row chunk is one batch, whatever ``batch_size`` says.
+
+    ``self`` is the model: the hook in ``Trainer.evaluate`` passes its own arguments.
+    """
+    model, X = self, x
+    refuse_others(model, "evaluate", more)
     if verbose not in (0, 1, 2, "auto"):
         raise InputError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}.")
     start = time.perf_counter()

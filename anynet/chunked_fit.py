@@ -36,7 +36,7 @@ def _full_batch_only(batch_size: int, n: int, given: Any) -> None:
                          f"(L-BFGS-B, CG, ...) for full-batch methods, or load the data into memory for mini-batches.")
 
 
-def fit(model: Any, X: Any, y: Any, *, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
+def fit(self: Any, x: Any, y: Any, *, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
         validation_data: Sequence[Any] | None = None, validation_split: float = 0.0,
         callbacks: Sequence[Callback] | None = None, verbose: int | str = "auto", initial_epoch: int = 0,
         on_nonfinite: str = "raise", check_every: int | None = None,
@@ -47,13 +47,13 @@ def fit(model: Any, X: Any, y: Any, *, epochs: int = 1, batch_size: int | None =
     inputs and outputs. ``batch_size`` must equal the number of training samples.
     ``shuffle`` changes nothing (a full-batch gradient has no order) and ``check_every``
     is moot (every step's loss is read). Dropout is refused: its masks would be drawn per
-    chunk. The data is persisted on the workers once. Other arguments of ``fit`` (given
-    and not None) are refused, naming them.
+    chunk. The data is persisted on the workers once. Other arguments of ``fit`` not at
+    their defaults are refused, naming them. ``self`` is the model: the hook in
+    ``Trainer.fit`` passes its own arguments.
     """
+    model, X = self, x
     model._require_compiled("fit")
-    given_more = sorted(k for k, v in more.items() if v is not None)
-    if given_more:
-        raise InputError(f"fit over Dask arrays does not take {given_more} yet; train in memory for them.")
+    chunked.refuse_others(model, "fit", more)
     epochs = check_int("epochs", epochs, minimum=0)
     given, batch_size = batch_size, 32 if batch_size is None else check_int("batch_size", batch_size)
     initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)

@@ -68,10 +68,7 @@ class Trainer:
         are restored, and training goes on from the epoch after the saved one.
         """
         if chunked.handles(x, y):  # hook: chunked (Dask) data -> full-batch steps summed over row chunks
-            return chunked_fit.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                                   callbacks=callbacks, validation_split=validation_split,
-                                   validation_data=validation_data, shuffle=shuffle, initial_epoch=initial_epoch,
-                                   on_nonfinite=on_nonfinite, check_every=check_every, resume_from=resume_from)
+            return chunked_fit.fit(**locals())  # every argument: one it does not take is refused, never dropped
         self._require_compiled("fit")
         epochs = check_int("epochs", epochs, minimum=0)
         batch_size = check_int("batch_size", batch_size)
@@ -167,7 +164,7 @@ class Trainer:
         """
         self._require_compiled("evaluate")
         if chunked.handles(x, y):  # hook: chunked (Dask) data -> loss and metrics summed over row chunks
-            return chunked.evaluate(self, x, y, verbose=verbose, return_dict=return_dict)
+            return chunked.evaluate(**locals())  # every argument: one it does not take is refused, never dropped
         verbose = _verbose(verbose, 1)
         start = time.perf_counter()
         data = self.prepare(x, y)

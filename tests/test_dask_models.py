@@ -150,3 +150,16 @@ def test_inputs_all_in_memory_with_dask_targets_are_refused():
     X, y = data()
     with pytest.raises(InputError, match="every input is in memory but y is a Dask array"):
         two_by_two().evaluate(X, {"cls": da.from_array(y["cls"]), "reg": y["reg"]})
+
+
+def test_arguments_the_dask_paths_do_not_take_are_refused_not_dropped():
+    from anynet import chunked_fit
+
+    X, y = data()
+    model = two_by_two()
+    Xd = dask_inputs(X)
+    with pytest.raises(InputError, match=r"fit over Dask arrays does not take \['sample_weight'\] yet"):
+        chunked_fit.fit(model, Xd, y, batch_size=N, sample_weight=np.ones(N))
+    with pytest.raises(InputError, match=r"evaluate over Dask arrays does not take \['class_weight'\] yet"):
+        chunked.evaluate(model, Xd, y, class_weight={0: 2.0})
+    assert chunked.evaluate(model, Xd, y, batch_size=7, verbose=0) == model.evaluate(Xd, y, verbose=0)
