@@ -108,7 +108,7 @@ def _check_meta(model: Any, X: Any, y: Any = None) -> tuple[list[Any], list[str]
 
 def _align(adapter: Backend, model: Any, xs: list[Any], xl: list[str], ys: list[Any], yl: list[str], *,
            persist: bool, known: bool = True) -> tuple[list[Any], list[Any]]:
-    """Return xs and ys as chunked arrays with the row chunks of the first chunked input, X cast to the model's dtype."""
+    """Return xs and ys as chunked arrays in the row chunks of the first chunked input, X in the model's dtype."""
     first = next((i for i, x in enumerate(xs) if adapter.owns(x)), None)
     if first is None:
         raise InputError(f"{'X is' if len(xs) == 1 else 'every input is'} in memory but y is a Dask array; make X "
