@@ -94,15 +94,15 @@ def _check_meta(model: Any, X: Any, y: Any = None) -> tuple[list[Any], list[str]
         model._require_compiled("passing targets")
         ys, yl = split(y, [h.name for h in model.heads], "y"), _labels([h.name for h in model.heads], "y")
         _check_dtypes(ys, yl)
-    for x, label in zip(xs, xl):
-        if len(x.shape) < 2:
-            raise InputError(f"{label} must have shape (samples, features...), got an array of shape "
-                             f"{tuple(x.shape)}.")
+    shapes = [tuple(x.shape) if hasattr(x, "shape") else np.shape(x) for x in xs]  # rows may be NaN (unknown)
+    for shape, label in zip(shapes, xl):
+        if len(shape) < 2:
+            raise InputError(f"{label} must have shape (samples, features...), got an array of shape {shape}.")
     if not model.built:
-        model.build(None if model._maybe_graph() is not None else tuple(int(d) for d in xs[0].shape[1:]))
-    for name, x, label, want in zip(model.input_names, xs, xl, model._input_shapes()):
-        if tuple(x.shape[1:]) != tuple(want):
-            raise InputError(model._shape_message(name, tuple(x.shape), tuple(want), label))
+        model.build(None if model._maybe_graph() is not None else tuple(int(d) for d in shapes[0][1:]))
+    for name, shape, label, want in zip(model.input_names, shapes, xl, model._input_shapes()):
+        if tuple(shape[1:]) != tuple(want):
+            raise InputError(model._shape_message(name, shape, tuple(want), label))
     return xs, xl, ys, yl
 
 
