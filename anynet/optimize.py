@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
+from anynet import chunked
 from anynet.errors import InputError, InputTypeError
 from anynet.data import Data
 from anynet.validation import check_int
@@ -63,7 +64,9 @@ class Objective:
     def __init__(self, model: Any, X: Any, y: Any = None) -> None:
         model._require_compiled("optimize")
         self.model = model
-        self.data: Data = X if isinstance(X, Data) else model.prepare(X, y)
+        # hook: chunked (Dask) data -- (loss, gradient) summed over row chunks on the workers
+        self._chunked = chunked.LossGrad(model, X, y) if chunked.handles(X, y) else None
+        self.data: Data | None = None if self._chunked else X if isinstance(X, Data) else model.prepare(X, y)
         p = model.placement
         self._backend, self._device, self._xp = p.backend, p.device, p.xp
         self._np_dtype = np.dtype(model.dtype)
@@ -88,10 +91,13 @@ class Objective:
         hit = self._cache.get(key)
         if hit is not None:
             return hit[0], hit[1].copy()
-        theta = self._backend.from_numpy(x.astype(self._np_dtype), self._device)   # the one copy in
-        r = self.model.value_and_grad(theta, self.data.X, self.data.y, self._ctx)
-        f = float(r.loss)
-        grad = self._backend.to_numpy(r.grad).astype(np.float64)                  # the one copy out
+        if self._chunked is not None:  # hook: chunked (Dask) data
+            f, grad = self._chunked(x)
+        else:
+            theta = self._backend.from_numpy(x.astype(self._np_dtype), self._device)   # the one copy in
+            r = self.model.value_and_grad(theta, self.data.X, self.data.y, self._ctx)
+            f = float(r.loss)
+            grad = self._backend.to_numpy(r.grad).astype(np.float64)                  # the one copy out
         self.nfev += 1
         if f < self.best_fun:
             self.best_fun, self.best_x = f, x.copy()

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from anynet import backends
+from anynet import chunked, chunked_fit  # hook: Dask arrays (see the three "hook: chunked" lines)
 from anynet.callbacks import Callback, History, ProgbarLogger, format_value
 from anynet.data import Data
 from anynet.epoch import DEFAULT_CHECK_EVERY, Epoch, batch_values, log_names, overrides, read_logs
@@ -66,6 +67,8 @@ class Trainer:
         ``ModelCheckpoint``: its parameters, optimizer state, random generators and History
         are restored, and training goes on from the epoch after the saved one.
         """
+        if chunked.handles(x, y):  # hook: chunked (Dask) data -> full-batch steps summed over row chunks
+            return chunked_fit.fit(**locals())  # every argument: one it does not take is refused, never dropped
         self._require_compiled("fit")
         epochs = check_int("epochs", epochs, minimum=0)
         batch_size = check_int("batch_size", batch_size)
@@ -160,6 +163,8 @@ class Trainer:
         0 prints nothing. ``batch_size=None`` runs chunks of INFERENCE_CHUNK samples.
         """
         self._require_compiled("evaluate")
+        if chunked.handles(x, y):  # hook: chunked (Dask) data -> loss and metrics summed over row chunks
+            return chunked.evaluate(**locals())  # every argument: one it does not take is refused, never dropped
         verbose = _verbose(verbose, 1)
         start = time.perf_counter()
         data = self.prepare(x, y)
@@ -183,6 +188,8 @@ class Trainer:
         backend and device. ``batch_size=None`` runs chunks of INFERENCE_CHUNK samples.
         """
         _verbose(verbose, 0)
+        if chunked.handles(x):  # hook: chunked (Dask) data -> a lazy Dask array, one batch per row chunk
+            return chunked.predict(self, x)
         data = self.prepare(x)
         xp, ctx = self.placement.xp, self.context()
         parts = [self.outputs_of(self.params, data.rows(a, b).X, ctx) for a, b in _chunks(data.n, batch_size)]

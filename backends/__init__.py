@@ -5,7 +5,10 @@ listing and synchronisation, host copies, and optional fused kernels. The portab
 (``anynet/``) asks the registry here for an adapter and does its maths through the
 adapter's ``namespace()``.
 
-Built-in adapters are ``numpy``, ``array_api_strict``, ``torch`` and ``cupy``. Third-party
+Built-in adapters are ``numpy``, ``array_api_strict``, ``torch``, ``cupy`` and ``dask``. The
+``dask`` adapter is *chunked*: the core never does maths on its arrays directly but asks it
+to run ordinary anynet code on each row chunk (see ``backends/dask.py`` and
+:mod:`anynet.chunked`). Third-party
 packages add theirs through the entry-point group ``anynet.backends``; the entry point
 names an adapter object (or a class, which is instantiated)::
 
@@ -64,6 +67,10 @@ class Backend(abc.ABC):
     host_memory: bool = True
     #: optional fused fast paths by name; the core falls back to portable code when absent
     kernels: Mapping[str, Callable[..., Any]] = {}
+    #: True for an adapter of chunked arrays (Dask): the core hands its arrays to
+    #: :mod:`anynet.chunked`, which runs the model per chunk through the adapter's
+    #: chunk-wise methods (see backends/dask.py), and never places parameters on it
+    chunked: bool = False
 
     # -- availability ------------------------------------------------------------------
     def is_available(self) -> bool:
@@ -245,6 +252,7 @@ _BUILTIN = {
     "array_api_strict": "anynet.backends.array_api_strict",
     "torch": "anynet.backends.torch",
     "cupy": "anynet.backends.cupy",
+    "dask": "anynet.backends.dask",
 }
 _ALIASES = {"np": "numpy", "strict": "array_api_strict", "array-api-strict": "array_api_strict",
             "pytorch": "torch", "cp": "cupy"}

@@ -6,14 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks import cnn, full_batch, gpu, mlp, overhead, sklearn_mlp
+from benchmarks import cnn, dask_cluster, full_batch, gpu, mlp, overhead, sklearn_mlp
 from benchmarks.common import Row, fmt_table, machine, matmul_peak_gflops
 
 SECTIONS = {"mlp": mlp, "full_batch": full_batch, "overhead": overhead, "gpu": gpu, "sklearn": sklearn_mlp,
-            "cnn": cnn}
+            "cnn": cnn, "dask": dask_cluster}
 BASELINES = {"MLP epoch": "numpy direct", "step time": "numpy direct", "ex4 full batch": "sklearn lbfgs",
              "GPU MLP epoch": "torch cuda eager", "MLPClassifier fit": "sklearn MLPClassifier",
-             "CNN epoch": "torch cpu eager"}
+             "CNN epoch": "torch cpu eager", dask_cluster.BENCH: "numpy in memory"}
 
 
 def markdown(info: dict, rows: list[Row]) -> str:
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cnn-samples", type=int, default=60000, help="samples in the CNN epoch (default 60000, MNIST)")
     ap.add_argument("--out", default=None, help="write OUT.json and OUT.md (e.g. docs/benchmarks)")
+    ap.add_argument("--dask-samples", type=int, default=60000, help="rows of the Dask benchmark (default 60000)")
+    ap.add_argument("--dask-iterations", type=int, default=20, help="L-BFGS-B iterations it times (default 20)")
     args = ap.parse_args(argv)
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in SECTIONS]
@@ -52,10 +54,13 @@ def main(argv: list[str] | None = None) -> int:
                                                                    "peak": info["matmul peak GFLOP/s (float32, 2048^3)"]}
         if name == "cnn":
             kwargs["n"] = args.cnn_samples
+        if name == "dask":
+            kwargs.update(samples=args.dask_samples, iterations=args.dask_iterations)
         new = module.run(**kwargs)
         rows += new
         baseline = {"mlp": "numpy direct", "overhead": "numpy direct", "full_batch": "sklearn lbfgs",
-                    "gpu": "torch cuda eager", "sklearn": "sklearn MLPClassifier", "cnn": "torch cpu eager"}[name]
+                    "gpu": "torch cuda eager", "sklearn": "sklearn MLPClassifier", "cnn": "torch cpu eager",
+                    "dask": "numpy in memory"}[name]
         print("\n".join(fmt_table(new, baseline)))
     if args.out:
         out = Path(args.out)

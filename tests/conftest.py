@@ -74,6 +74,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: a test that takes more than a few seconds")
+    opt = config.getoption("--backend")
+    for name in [] if opt in ("all", "", None) else opt.split(","):
+        if name.strip() and name.strip().lower() in backends.names() and getattr(backends.get(name.strip()), "chunked", False):
+            raise pytest.UsageError(f"--backend {name.strip()}: a chunked backend holds no parameters and runs no "
+                                    f"layer maths of its own; its tests are tests/test_dask_local.py and "
+                                    f"tests/test_dask_cluster.py.")
     if config.getoption("--strictest"):
         import array_api_strict
 
@@ -82,8 +88,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _selected_names(config: pytest.Config) -> list[str]:
     opt = config.getoption("--backend")
-    if opt in ("all", "", None):
-        return backends.names()
+    if opt in ("all", "", None):  # chunked adapters (Dask) hold no parameters: tests/test_dask*.py test them
+        return [n for n in backends.names() if not getattr(backends.get(n), "chunked", False)]
     return [backends.get(n.strip()).name for n in opt.split(",") if n.strip()]
 
 

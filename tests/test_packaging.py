@@ -26,8 +26,9 @@ NUMPY_ALLOWED = {
     "anynet/gradcheck.py",     # the float64 host copy of the gradient it compares
     "anynet/cli.py", "anynet/plot.py", "anynet/reports.py",  # host data sets, figures and reports
     "anynet/saving.py", "anynet/tensorfile.py",  # model files: host copies of params, raw bytes
+    "anynet/chunked.py", "anynet/chunked_fit.py", "anynet/chunk_program.py",  # float64 host sums over chunks
 }
-FORBIDDEN = {"cupy", "torch", "jax", "dask"}
+FORBIDDEN = {"cupy", "torch", "jax", "dask", "distributed"}
 
 
 def _imports(path: Path) -> set[str]:
