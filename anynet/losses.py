@@ -61,7 +61,7 @@ class Loss:
         """Return the loss and dLoss/dY for outputs Y and targets T (from :meth:`targets`)."""
         raise TypeError(f"{type(self).__name__} does not define value_and_grad")
 
-    def logits_value_and_grad(self, Z: Any, T: Any, xp: Any) -> tuple[Any, Any, Any]:
+    def logits_value_and_grad(self, Z: Any, T: Any, xp: Any, kernels: Any = None) -> tuple[Any, Any, Any]:
         """Return ``(loss, dLoss/dZ, probabilities)`` for the pre-activation Z (fused path)."""
         raise TypeError(f"{self.name} cannot take logits")
 
@@ -146,7 +146,7 @@ class BinaryCrossentropy(_CrossEntropy):
         L = T * xp.log(P) + (1.0 - T) * xp.log(1.0 - P)
         return -xp.sum(L) / norm, (P - T) / (P * (1.0 - P) * norm)
 
-    def logits_value_and_grad(self, Z, T, xp):
+    def logits_value_and_grad(self, Z, T, xp, kernels=None):
         # max(z, 0) - z t + log(1 + exp(-|z|)) is log(1 + e^z) - z t without overflow.
         L = xp.maximum(Z, 0.0) - Z * T + xp.log1p(xp.exp(-xp.abs(Z)))
         P = _sigmoid_portable(Z, xp)
@@ -166,8 +166,11 @@ class CategoricalCrossentropy(_CrossEntropy):
     def _from_probabilities(self, P, T, norm, xp):
         return -xp.sum(T * xp.log(P)) / norm, -T / (P * norm)
 
-    def logits_value_and_grad(self, Z, T, xp):
+    def logits_value_and_grad(self, Z, T, xp, kernels=None):
         norm = self._norm(Z)
+        fast = kernels.get("softmax_crossentropy") if kernels else None
+        if fast is not None and Z.ndim == 2:
+            return fast(Z, T, norm)
         P, logP = _softmax_and_log(Z, xp)
         loss = -xp.sum(T * logP) / norm
         # d/dz of -sum t log softmax(z) is softmax(z) * sum(t) - t: p - t for one-hot rows.

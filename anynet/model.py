@@ -311,7 +311,7 @@ class Sequential:
         H, backprops, slots = self._forward(theta, X, ctx, logits=fused)
         T = self.loss.targets(y, H.shape[-1] if H.ndim > 1 else 1, xp, theta.dtype)
         if fused:
-            loss, dH, Y = self.loss.logits_value_and_grad(H, T, xp)
+            loss, dH, Y = self.loss.logits_value_and_grad(H, T, xp, ctx.kernels)
         else:
             loss, dH = self.loss.value_and_grad(H, T, xp)
             Y = H
@@ -329,7 +329,8 @@ class Sequential:
             if s.regularizer is not None:
                 G = G + s.regularizer.gradient(slots[s.layer][s.name], xp)
             parts.append(xp.reshape(G, (-1,)))
-        return loss, xp.concat(parts), Y, T
+        concat = ctx.kernels.get("flat_concat")  # kernels hook: the gradient into a buffer kept per epoch
+        return loss, (concat(parts, ctx.scratch) if concat is not None else xp.concat(parts)), Y, T
 
     def loss_and_grad(self, X: Any, y: Any = None, theta: Any = None, *, training: bool = False) -> tuple[Any, Any]:
         """Return ``(loss, gradient)`` of the compiled loss at ``theta`` (default: the model's).

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from anynet import threads as threads_mod
 from anynet.callbacks import Callback, History, ProgbarLogger
 from anynet.errors import InputError, InputTypeError, NonFiniteLossError
 from anynet.model import Data, Sequential
@@ -44,7 +45,7 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int =
         validation_data: Sequence[Any] | None = None, validation_split: float = 0.0,
         callbacks: Sequence[Callback] | None = None, verbose: int | str = "auto", initial_epoch: int = 0,
         on_nonfinite: str = "raise", check_every: int | None = None,
-        resume_from: str | os.PathLike[str] | None = None) -> History:
+        resume_from: str | os.PathLike[str] | None = None, threads: int | str | None = None) -> History:
     """Train ``model`` on X, y and return a :class:`History` of per-epoch losses and metrics.
 
     Arguments follow Keras: ``validation_split`` holds out the last fraction of the samples
@@ -55,6 +56,8 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int =
     ``resume_from`` names a file written by ``model.save`` or ``ModelCheckpoint``: its
     parameters, optimizer state, random generators and History are restored, and training
     goes on from the epoch after the saved one (so ``epochs`` counts from the start).
+    ``threads`` sets the BLAS threads of this run: "auto" (measure and keep the fastest),
+    "system" (leave them) or a number; None follows ``anynet.set_threads`` (see :mod:`anynet.threads`).
     """
     model._require_compiled("fit")
     epochs = check_int("epochs", epochs, minimum=0)
@@ -102,6 +105,8 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int =
     cbs: list[Callback] = [history, *(callbacks or [])]
     if verbose:
         cbs.append(ProgbarLogger(verbose))
+    pool = threads_mod.for_fit(model.placement.backend, threads, key=(model.layout.size, batch_size, data.n))  # threads hook
+    cbs.append(pool)  # threads hook: a callback that times the steps where it measures
     params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": data.n, "verbose": verbose}
     for cb in cbs:
         cb.set_model(model)
@@ -112,20 +117,21 @@ def fit(model: Sequential, X: Any, y: Any, *, epochs: int = 1, batch_size: int =
     if model.opt_state is None:
         model.opt_state = model.optimizer.init(model.params, model.placement.xp)
     model.stop_training = False
-    for cb in cbs:
-        cb.on_train_begin()
-    for epoch in range(initial_epoch, epochs):
+    with pool:  # threads hook: sets the BLAS pools, gives them back however training ends
         for cb in cbs:
-            cb.on_epoch_begin(epoch)
-        logs = _Epoch(model, data, epoch, batch_size, shuffle, on_nonfinite, check_every, batch_cbs).run()
-        if val is not None:
-            logs.update({f"val_{k}": v for k, v in model.evaluate_data(val, batch_size).items()})
+            cb.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            for cb in cbs:
+                cb.on_epoch_begin(epoch)
+            logs = _Epoch(model, data, epoch, batch_size, shuffle, on_nonfinite, check_every, batch_cbs).run()
+            if val is not None:
+                logs.update({f"val_{k}": v for k, v in model.evaluate_data(val, batch_size).items()})
+            for cb in cbs:
+                cb.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
         for cb in cbs:
-            cb.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
-    for cb in cbs:
-        cb.on_train_end()
+            cb.on_train_end()
     model.history = history
     return history
 
@@ -148,6 +154,8 @@ class _Epoch:
         # same batches; it crosses to the device once per epoch.
         self.order = p.backend.from_numpy(model.shuffle_rng.permutation(data.n), p.device) if shuffle else None
         self.ctx = model.context(training=True)
+        self.ctx.scratch = {}  # kernels hook: buffers reused by this epoch's batches
+        self.take = self.ctx.kernels.get("take_rows")  # kernels hook
         self.decay_mask = model.layout.decay_mask(self.xp, model.params.dtype, p.device) \
             if model.optimizer.name == "adamw" else None
         self.sums = _Sums(metrics=[0.0] * len(model.metrics), counts=[0] * len(model.metrics))
@@ -158,6 +166,8 @@ class _Epoch:
         if self.order is None:
             return self.data.X[a:b, ...], self.data.y[a:b, ...], b - a
         idx = self.order[a:b]
+        if self.take is not None:  # kernels hook: gather into buffers kept for the epoch
+            return self.take(self.data.X, idx, self.ctx.scratch, "X"), self.take(self.data.y, idx, self.ctx.scratch, "y"), b - a
         return self.xp.take(self.data.X, idx, axis=0), self.xp.take(self.data.y, idx, axis=0), b - a
 
     def _step(self, j: int, check: bool) -> Any:

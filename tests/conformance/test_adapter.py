@@ -115,12 +115,15 @@ def test_rng_state_round_trip(backend: Placement):
 
 
 def test_kernels_match_the_portable_code(backend: Placement):
-    """Every fused fast path an adapter offers agrees with anynet's portable version."""
+    """Every elementwise activation kernel an adapter offers agrees with anynet's portable version
+    (the other kernels are checked one by one in test_kernels.py)."""
     from anynet import activations
 
     adapter, xp = backend.backend, backend.xp
     z = adapter.from_numpy(np.linspace(-40, 40, 101), backend.device)
     for name, fn in adapter.kernels.items():
-        portable = getattr(activations, f"_{name}_portable")
+        portable = getattr(activations, f"_{name}_portable", None)
+        if portable is None:
+            continue
         np.testing.assert_allclose(adapter.to_numpy(fn(z)), adapter.to_numpy(portable(z, xp)),
                                    rtol=1e-12, atol=0, err_msg=name)
