@@ -14,6 +14,7 @@ from anynet.callbacks import EarlyStopping, History, ModelCheckpoint
 from anynet.gradcheck import gradcheck
 from anynet.model import Sequential
 from anynet.saving import load
+from anynet.threads import get_threads, set_threads
 
 __version__ = "0.1.0"
 
@@ -21,5 +22,5 @@ __all__ = [
     "Sequential", "History", "EarlyStopping", "ModelCheckpoint", "gradcheck", "load",
     "activations", "backends", "callbacks", "errors", "initializers", "layers", "losses", "metrics",
     "optimize", "optimizers", "regularizers",
-    "use", "using", "current", "resolve", "Placement", "__version__",
+    "use", "using", "current", "resolve", "Placement", "__version__", "set_threads", "get_threads",
 ]
