@@ -64,6 +64,9 @@ class Backend(abc.ABC):
     host_memory: bool = True
     #: optional fused fast paths by name; the core falls back to portable code when absent
     kernels: Mapping[str, Callable[..., Any]] = {}
+    #: True where this backend's products run in the process's BLAS thread pools, so
+    #: anynet.threads may size them (through threadpoolctl) while it trains
+    blas_threads: bool = False
 
     # -- availability ------------------------------------------------------------------
     def is_available(self) -> bool:
