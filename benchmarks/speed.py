@@ -4,7 +4,8 @@ and the slowdown beside a busy process.
 
 - ``steps``: SGD and Adam epochs of the 784-256-10 MLP at batch 10, 128 and 1024.
 - ``scaling``: seconds per step against hidden width (64..4096) and batch (10..4096).
-- ``memory``: peak RSS of a 60000-sample epoch (and of predict) against data + params.
+- ``memory``: peak RSS of a 60000-sample epoch, and of predict and evaluate over the same
+  60000 x 784 (in 1024-sample chunks), against data + params.
 - ``busy``: the README's MNIST run (784-128-10, Adam, batch 128) idle and beside one
   CPU-bound process that the benchmark starts and stops itself.
 
@@ -163,16 +164,28 @@ model.fit(X[:batch], y[:batch], epochs=1, batch_size=batch, verbose=0)  # import
 before = peak_kb(reset=True)
 model.fit(X, y, epochs=1, batch_size=batch, verbose=0)
 after_fit = peak_kb()
-peak_kb(reset=True)
-model.predict(X, batch_size=batch)
+model.predict(X[:batch])  # the same for inference
+before_inference = peak_kb(reset=True)
+Y = model.predict(X)  # batch_size=None: chunks of anynet.training.INFERENCE_CHUNK samples
 after_predict = peak_kb()
-print(json.dumps({"before": before, "fit": after_fit, "predict": after_predict,
-                  "data": X.nbytes + y.nbytes, "params": model.count_params() * 4}))
+del Y
+before_evaluate = peak_kb(reset=True)
+model.evaluate(X, y, verbose=0)
+after_evaluate = peak_kb()
+print(json.dumps({"before": before, "fit": after_fit, "before_predict": before_inference,
+                  "before_evaluate": before_evaluate,
+                  "predict": after_predict, "evaluate": after_evaluate, "data": X.nbytes + y.nbytes,
+                  "params": model.count_params() * 4, "outputs": n * K * 4}))
 """
 
 
 def run_memory(repeats: int = 1, quick: bool = False) -> list[Row]:
-    """Return peak-RSS rows (MB) of one epoch and of predict, against data + parameter bytes."""
+    """Return peak-RSS rows (MB) of one epoch (batch 128) and of predict and evaluate (their
+    default 1024-sample chunks) on 60000 x 784, against data + parameter bytes.
+
+    Growth is the peak minus the resident size just before (after a small warm-up run);
+    for predict it includes its (n, 10) float32 outputs ("outputs MB").
+    """
     n, batch, hidden = (2000, 128, 256) if quick else (N, 128, 256)
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(n), str(batch), str(hidden)], cwd=root,
@@ -184,11 +197,14 @@ def run_memory(repeats: int = 1, quick: bool = False) -> list[Row]:
     mb = 1 / 1024  # /proc reports KB
     base = (m["data"] + m["params"]) / 2**20
     rows = []
-    for what in ("fit", "predict"):
-        extra = {"peak RSS MB": m[what] * mb, "RSS before MB": m["before"] * mb,
-                 "growth MB": (m[what] - m["before"]) * mb, "data+params MB": base,
-                 "growth / (data+params)": (m[what] - m["before"]) * mb / base}
-        rows.append(Row(f"peak memory (the time column holds peak RSS in MB), {n} samples, batch {batch}", f"anynet {what}", m[what] * mb, [], extra))
+    for what in ("fit", "predict", "evaluate"):
+        start = m["before"] if what == "fit" else m[f"before_{what}"]
+        extra = {"peak RSS MB": m[what] * mb, "RSS before MB": start * mb, "growth MB": (m[what] - start) * mb,
+                 "data+params MB": base, "growth / (data+params)": (m[what] - start) * mb / base}
+        if what == "predict":
+            extra["outputs MB"] = m["outputs"] / 2**20
+        rows.append(Row(f"peak memory (the time column holds peak RSS in MB), {n} samples x {D}, fit batch {batch}",
+                        f"anynet {what}", m[what] * mb, [], extra))
     return rows
 
 
