@@ -15,11 +15,12 @@ from anynet.gradcheck import gradcheck
 from anynet.layers import Input
 from anynet.model import Model, load
 from anynet.sequential import Sequential
+from anynet.threads import get_threads, set_threads
 from anynet.version import __version__
 
 __all__ = [
     "Model", "Sequential", "Input", "History", "EarlyStopping", "ModelCheckpoint", "gradcheck", "load",
     "activations", "backends", "callbacks", "errors", "initializers", "layers", "losses", "metrics",
     "optimize", "optimizers", "regularizers",
-    "use", "using", "current", "resolve", "Placement", "__version__",
+    "use", "using", "current", "resolve", "Placement", "__version__", "set_threads", "get_threads",
 ]

@@ -1,8 +1,10 @@
 """Activation functions and their backprops, numerically stable, through ``xp`` only.
 
-Each activation is an :class:`Activation` with ``forward(Z, xp) -> Y`` and
-``backward(dY, Z, Y, xp) -> dZ`` (it gets both Z and Y so it can use the cheaper one).
-The functions ``sigmoid(Z)``, ``relu(Z)``, ... are the same maths for direct use.
+Each activation is an :class:`Activation` (the base class and the portable maths are in
+:mod:`anynet.activation_base`) with ``forward(Z, xp) -> Y`` and ``backward(dY, Z, Y, xp)
+-> dZ``. The functions ``sigmoid(Z)``, ``relu(Z)``, ... are the same maths for direct use.
+The portable forms stay reachable here as ``_<kernel>_portable`` (``_sigmoid_portable``),
+which is how the adapter tests compare a backend's elementwise kernel with them.
 
 Arguments follow Keras 3: ``relu(negative_slope, max_value, threshold)``,
 ``leaky_relu(negative_slope=0.2)`` (``alpha`` is kept as the older name), ``elu(alpha)``,
@@ -13,84 +15,17 @@ last is named ``"softmax(axis=k)"``, so a model fuses it only with a
 
 from __future__ import annotations
 
-import numbers
-from collections.abc import Callable, Mapping
 from typing import Any
 
-import array_api_compat
-
-from anynet.errors import InputError, InputTypeError, lookup
+from anynet.activation_base import (Activation, _axis, _log_softmax, _ns, _number, _sigmoid_portable, _softmax,
+                                    _softplus, _step)
+from anynet.errors import InputError, lookup
 
 __all__ = [
     "Activation", "get", "names",
     "linear", "sigmoid", "sigmoid_gradient", "tanh", "relu", "leaky_relu", "elu", "softplus",
     "softmax", "log_softmax",
 ]
-
-Kernels = Mapping[str, Callable[..., Any]]
-
-
-def _ns(x: Any, xp: Any) -> Any:
-    return xp if xp is not None else array_api_compat.array_namespace(x)
-
-
-# -- the portable maths -------------------------------------------------------------------
-
-def _sigmoid_portable(Z: Any, xp: Any) -> Any:
-    # exp(-|z|) never overflows, so no warning and no inf even for |z| = 1e4.
-    E = xp.exp(-xp.abs(Z))
-    return xp.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
-
-
-def _softmax(Z: Any, xp: Any, axis: int | tuple[int, ...] = -1) -> Any:
-    E = xp.exp(Z - xp.max(Z, axis=axis, keepdims=True))
-    return E / xp.sum(E, axis=axis, keepdims=True)
-
-
-def _log_softmax(Z: Any, xp: Any, axis: int | tuple[int, ...] = -1) -> Any:
-    S = Z - xp.max(Z, axis=axis, keepdims=True)
-    return S - xp.log(xp.sum(xp.exp(S), axis=axis, keepdims=True))
-
-
-def _softmax_and_log(Z: Any, xp: Any) -> tuple[Any, Any]:
-    """Return softmax(Z) and log_softmax(Z) over the last axis from one shift and one exp."""
-    S = Z - xp.max(Z, axis=-1, keepdims=True)
-    E = xp.exp(S)
-    total = xp.sum(E, axis=-1, keepdims=True)
-    return E / total, S - xp.log(total)
-
-
-def _softplus(Z: Any, xp: Any) -> Any:
-    return xp.maximum(Z, 0.0) + xp.log1p(xp.exp(-xp.abs(Z)))
-
-
-class Activation:
-    """An elementwise (or, for softmax, row-wise) nonlinearity with its backprop."""
-
-    name = "linear"
-
-    def forward(self, Z: Any, xp: Any, kernels: Kernels | None = None) -> Any:
-        """Return Y = f(Z), same shape and dtype as Z."""
-        return Z
-
-    def backward(self, dY: Any, Z: Any, Y: Any, xp: Any, kernels: Kernels | None = None) -> Any:
-        """Return dZ = dY * f'(Z) (for softmax, the Jacobian-vector product)."""
-        return dY
-
-    def get_config(self) -> dict[str, Any]:
-        """Return the constructor arguments, for saving."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()  # type: ignore[union-attr]
-
-    def __hash__(self) -> int:
-        return hash((type(self), tuple(sorted(self.get_config().items()))))
-
 
 class Linear(Activation):
     name = "linear"
@@ -115,21 +50,6 @@ class Tanh(Activation):
 
     def backward(self, dY, Z, Y, xp, kernels=None):
         return dY * (1.0 - Y * Y)
-
-
-def _step(Z: Any, xp: Any) -> Any:
-    """Return 1 where Z > 0, else 0, in Z's dtype.
-
-    Multiplying by this mask is an order of magnitude faster than ``where`` with a random
-    condition on NumPy, and no slower elsewhere.
-    """
-    return xp.astype(Z > 0, Z.dtype)
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InputTypeError(f"{name} must be a number, got {value!r}.")
-    return float(value)
 
 
 class ReLU(Activation):
@@ -159,7 +79,8 @@ class ReLU(Activation):
 
     def backward(self, dY, Z, Y, xp, kernels=None):
         if self._plain:
-            return dY * _step(Z, xp)
+            fast = kernels.get("relu_backward") if kernels else None  # kernels hook: no float mask
+            return fast(dY, Z) if fast is not None else dY * _step(Z, xp)
         passes = Z > self.threshold
         if self.max_value is not None:
             passes = passes & (Z >= 0.0) & (Z <= self.max_value)
@@ -224,16 +145,6 @@ class Softplus(Activation):
 
     def backward(self, dY, Z, Y, xp, kernels=None):
         return dY * Sigmoid().forward(Z, xp, kernels)
-
-
-def _axis(axis: Any) -> int | tuple[int, ...]:
-    """Return an axis (an int, or a tuple of ints for a softmax over several axes, as Keras allows)."""
-    if isinstance(axis, (tuple, list)) and axis and all(
-            isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in axis):
-        return tuple(int(a) for a in axis)
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-        raise InputTypeError(f"axis must be an int or a tuple of ints, got {axis!r}.")
-    return int(axis)
 
 
 class Softmax(Activation):

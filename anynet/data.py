@@ -32,10 +32,18 @@ class Data:
         return Data(tuple(x[a:b, ...] for x in self.X),
                     None if self.y is None else tuple(t[a:b, ...] for t in self.y), b - a)
 
-    def take(self, idx: Any, xp: Any) -> Data:
-        """Return the samples at the device index vector ``idx``."""
-        return Data(tuple(xp.take(x, idx, axis=0) for x in self.X),
-                    None if self.y is None else tuple(xp.take(t, idx, axis=0) for t in self.y), int(idx.shape[0]))
+    def take(self, idx: Any, xp: Any, kernel: Any = None, scratch: Any = None) -> Data:
+        """Return the samples at the device index vector ``idx``.
+
+        ``kernel`` is a backend's ``take_rows(A, idx, scratch, name)``, which may gather into
+        buffers it keeps in ``scratch`` (the training loop's, reused batch after batch).
+        """
+        def rows(A: Any, name: str) -> Any:
+            return xp.take(A, idx, axis=0) if kernel is None else kernel(A, idx, scratch, name)
+
+        return Data(tuple(rows(x, f"X{i}") for i, x in enumerate(self.X)),
+                    None if self.y is None else tuple(rows(t, f"y{i}") for i, t in enumerate(self.y)),
+                    int(idx.shape[0]))
 
 
 def sample_shape(shape: Any, what: str = "input_shape") -> tuple[int, ...]:

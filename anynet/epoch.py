@@ -71,6 +71,8 @@ class Epoch:
         # same batches; it crosses to the device once per epoch.
         self.order = p.backend.from_numpy(model.shuffle_rng.permutation(data.n), p.device) if shuffle else None
         self.ctx = model.context(training=True)
+        self.ctx.scratch = {}  # kernels hook: buffers this epoch's batches reuse
+        self.take = self.ctx.kernels.get("take_rows")  # kernels hook: batches gathered into those buffers
         self.decay_mask = model.decay_mask() if model.optimizer.name == "adamw" else None
         self.names = log_names(model)
         self.sums: list[Any] = [0.0] * len(self.names)
@@ -81,7 +83,7 @@ class Epoch:
         a, b = j * self.bs, min((j + 1) * self.bs, self.data.n)
         if self.order is None:
             return self.data.rows(a, b)
-        return self.data.take(self.order[a:b], self.xp)
+        return self.data.take(self.order[a:b], self.xp, self.take, self.ctx.scratch)
 
     def _step(self, j: int, check: bool) -> Any:
         """Run batch j; return its loss (a 0-d device array), or None if it was refused."""

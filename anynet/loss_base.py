@@ -93,8 +93,13 @@ class Loss:
         value, dY, _ = self._compute(Y, T, xp, sample_weight, grad=True, logits=self.from_logits)
         return value, dY
 
-    def logits_value_and_grad(self, Z: Any, T: Any, xp: Any, sample_weight: Any = None) -> tuple[Any, Any, Any]:
-        """Return ``(loss, dLoss/dZ, probabilities)`` for the pre-activation Z (fused path)."""
+    def logits_value_and_grad(self, Z: Any, T: Any, xp: Any, sample_weight: Any = None,
+                              kernels: Any = None) -> tuple[Any, Any, Any]:
+        """Return ``(loss, dLoss/dZ, probabilities)`` for the pre-activation Z (fused path).
+
+        ``kernels`` is the backend's mapping of fast paths, which a loss may use (see
+        CategoricalCrossentropy); the result is the same with or without it.
+        """
         if self.fuses_with is None:
             raise TypeError(f"{self.name} cannot take logits")
         return self._compute(Z, T, xp, sample_weight, grad=True, logits=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numbers
 
-from anynet.activations import _sigmoid_portable, _softmax_and_log
+from anynet.activation_base import _sigmoid_portable, _softmax_and_log
 from anynet.errors import InputError, InputTypeError, lookup
 from anynet.loss_base import EPSILON, Loss, from_last, check_smoothing
 
@@ -162,6 +162,17 @@ class CategoricalCrossentropy(Loss):
         # and the rescaling by S = sum(Y) projects it: (g - sum(g Q)) / S.
         g = -T / Qc * xp.astype((Q >= EPSILON) & (Q <= 1.0 - EPSILON), Y.dtype)
         return E, (g - xp.sum(g * Q, axis=-1, keepdims=True)) / S, None
+
+    def logits_value_and_grad(self, Z, T, xp, sample_weight=None, kernels=None):
+        fast = kernels.get("softmax_crossentropy") if kernels else None  # kernels hook: one pass, no E array
+        if fast is not None and sample_weight is None and Z.ndim == 2 and self.axis in (-1, 1) \
+                and tuple(T.shape) == tuple(Z.shape) and self._mask(T, xp) is None \
+                and self.reduction in ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight"):
+            # The value is sum(E) / d, d as in Loss._compute's common case.
+            d = (float(Z.shape[-1]) if self._elementwise else 1.0) * (
+                1.0 if self.reduction == "sum" else float(Z.shape[0]))
+            return fast(Z, self._smooth(T, xp), d)
+        return super().logits_value_and_grad(Z, T, xp, sample_weight)
 
     def _logit_terms(self, Z, T, xp, grad):
         P, logP = _softmax_and_log(Z, xp)

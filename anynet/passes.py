@@ -87,7 +87,7 @@ def value_and_grad(model: Any, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...
         H = values[id(t)]
         T = head.loss.targets(yk, H.shape[-1] if H.ndim > 1 else 1, xp, theta.dtype)
         if id(t.node) in raw:
-            loss, dH, Y = head.loss.logits_value_and_grad(H, T, xp)
+            loss, dH, Y = head.loss.logits_value_and_grad(H, T, xp, kernels=ctx.kernels)  # kernels hook
         else:
             loss, dH = head.loss.value_and_grad(H, T, xp)
             Y = H
@@ -119,7 +119,8 @@ def value_and_grad(model: Any, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...
         if s.regularizer is not None and id(s) in own:
             G = G + s.regularizer.gradient(views[s.layer][s.name], xp)
         parts.append(xp.reshape(G, (-1,)))
-    return Result(total, xp.concat(parts), Ys, Ts, per)
+    concat = ctx.kernels.get("flat_concat")  # kernels hook: the gradient into a buffer kept for the epoch
+    return Result(total, concat(parts, ctx.scratch) if concat is not None else xp.concat(parts), Ys, Ts, per)
 
 
 def _device(x: Any) -> Any:

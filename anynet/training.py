@@ -20,6 +20,7 @@ from typing import Any
 
 from anynet import backends
 from anynet import chunked, chunked_fit  # hook: Dask arrays (see the three "hook: chunked" lines)
+from anynet import threads as threads_mod
 from anynet.callbacks import Callback, History, ProgbarLogger, format_value
 from anynet.data import Data
 from anynet.epoch import DEFAULT_CHECK_EVERY, Epoch, batch_values, log_names, overrides, read_logs
@@ -52,7 +53,7 @@ class Trainer:
             callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0,
             validation_data: Sequence[Any] | None = None, shuffle: bool = True, initial_epoch: int = 0, *,
             on_nonfinite: str = "raise", check_every: int | None = None,
-            resume_from: str | os.PathLike[str] | None = None) -> History:
+            resume_from: str | os.PathLike[str] | None = None, threads: int | str | None = None) -> History:
         """Train on x, y and return a :class:`History` of per-epoch losses and metrics.
 
         ``x`` and ``y`` are arrays, or for several inputs/outputs lists in order or dicts by
@@ -65,7 +66,9 @@ class Trainer:
         runs between reads of the loss (host backends check each batch, which costs them
         nothing). ``resume_from`` names a file written by ``model.save`` or
         ``ModelCheckpoint``: its parameters, optimizer state, random generators and History
-        are restored, and training goes on from the epoch after the saved one.
+        are restored, and training goes on from the epoch after the saved one. ``threads`` sets
+        the BLAS threads of this run: "auto" (measure and keep the fastest), "system" (leave
+        them) or a number; None follows ``anynet.set_threads`` (see :mod:`anynet.threads`).
         """
         if chunked.handles(x, y):  # hook: chunked (Dask) data -> full-batch steps summed over row chunks
             return chunked_fit.fit(**locals())  # every argument: one it does not take is refused, never dropped
@@ -108,6 +111,9 @@ class Trainer:
         cbs: list[Callback] = [history, *(callbacks or [])]
         if verbose:
             cbs.append(ProgbarLogger(verbose))
+        pool = threads_mod.for_fit(self.placement.backend, threads,  # threads hook
+                                   key=(int(self.params.shape[0]), batch_size, data.n))
+        cbs.append(pool)  # threads hook: a callback that times the steps where it measures
         params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": data.n, "verbose": verbose}
         for cb in cbs:
             cb.set_model(self)
@@ -117,20 +123,21 @@ class Trainer:
         if self.opt_state is None:
             self.opt_state = self.optimizer.init(self.params, self.placement.xp)
         self.stop_training = False
-        for cb in cbs:
-            cb.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
+        with pool:  # threads hook: sets the BLAS pools, gives them back however training ends
             for cb in cbs:
-                cb.on_epoch_begin(epoch)
-            logs = Epoch(self, data, epoch, batch_size, shuffle, on_nonfinite, check_every, batch_cbs).run()
-            if val is not None:
-                logs.update({f"val_{k}": v for k, v in self.evaluate_data(val, batch_size).items()})
+                cb.on_train_begin()
+            for epoch in range(initial_epoch, epochs):
+                for cb in cbs:
+                    cb.on_epoch_begin(epoch)
+                logs = Epoch(self, data, epoch, batch_size, shuffle, on_nonfinite, check_every, batch_cbs).run()
+                if val is not None:
+                    logs.update({f"val_{k}": v for k, v in self.evaluate_data(val, batch_size).items()})
+                for cb in cbs:
+                    cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
             for cb in cbs:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        for cb in cbs:
-            cb.on_train_end()
+                cb.on_train_end()
         self.history = history
         return history
 

@@ -71,6 +71,9 @@ class Backend(abc.ABC):
     #: :mod:`anynet.chunked`, which runs the model per chunk through the adapter's
     #: chunk-wise methods (see backends/dask.py), and never places parameters on it
     chunked: bool = False
+    #: True where this backend's products run in the process's BLAS thread pools, so
+    #: anynet.threads may size them (through threadpoolctl) while it trains
+    blas_threads: bool = False
 
     # -- availability ------------------------------------------------------------------
     def is_available(self) -> bool:

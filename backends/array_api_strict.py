@@ -20,6 +20,7 @@ class ArrayApiStrictBackend(Backend):
     library = "array_api_strict"
     install_hint = f"pip install '{DIST}[strict]'"
     host_memory = True
+    blas_threads = True  # array_api_strict computes with NumPy underneath
 
     def unavailable_reason(self) -> str | None:
         if importlib.util.find_spec("array_api_strict") is None:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from anynet.backends import DIST, Backend
+from anynet.backends._numpy_kernels import KERNELS
 
 
 def _sigmoid(Z: np.ndarray) -> np.ndarray:
@@ -137,9 +138,12 @@ class NumpyBackend(Backend):
     library = "numpy"
     install_hint = f"pip install {DIST}"
     host_memory = True
+    blas_threads = True
     # scipy's expit is one pass in C and stable for any |z|; the core's portable form
-    # needs several temporaries.
-    kernels = {"sigmoid": _sigmoid, "conv2d": _conv2d, "max_pool2d": _max_pool2d, "sum_pool2d": _sum_pool2d}
+    # needs several temporaries. The rest are in-place versions of the training step's
+    # hot spots (see _numpy_kernels.py).
+    kernels = {"sigmoid": _sigmoid, "conv2d": _conv2d, "max_pool2d": _max_pool2d, "sum_pool2d": _sum_pool2d,
+               **KERNELS}
 
     def namespace(self) -> Any:
         import array_api_compat.numpy

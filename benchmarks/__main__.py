@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
-from benchmarks import cnn, dask_cluster, full_batch, gpu, mlp, overhead, sklearn_mlp
+from benchmarks import cnn, dask_cluster, full_batch, gpu, mlp, overhead, sklearn_mlp, speed
 from benchmarks.common import Row, fmt_table, machine, matmul_peak_gflops
 
 SECTIONS = {"mlp": mlp, "full_batch": full_batch, "overhead": overhead, "gpu": gpu, "sklearn": sklearn_mlp,
-            "cnn": cnn, "dask": dask_cluster}
+            "cnn": cnn, "dask": dask_cluster,
+            "steps": SimpleNamespace(run=speed.run_steps), "scaling": SimpleNamespace(run=speed.run_scaling),
+            "memory": SimpleNamespace(run=speed.run_memory), "busy": SimpleNamespace(run=speed.run_busy)}
 BASELINES = {"MLP epoch": "numpy direct", "step time": "numpy direct", "ex4 full batch": "sklearn lbfgs",
              "GPU MLP epoch": "torch cuda eager", "MLPClassifier fit": "sklearn MLPClassifier",
-             "CNN epoch": "torch cpu eager", dask_cluster.BENCH: "numpy in memory"}
+             "CNN epoch": "torch cpu eager", dask_cluster.BENCH: "numpy in memory", "epoch,": "numpy direct",
+             "scaling,": "matmul floor", "busy machine": "idle"}
+SECTION_BASELINE = {"mlp": "numpy direct", "overhead": "numpy direct", "full_batch": "sklearn lbfgs",
+                    "gpu": "torch cuda eager", "sklearn": "sklearn MLPClassifier", "cnn": "torch cpu eager",
+                    "dask": "numpy in memory", "steps": "numpy direct", "scaling": "matmul floor", "memory": None,
+                    "busy": "idle"}
 
 
 def markdown(info: dict, rows: list[Row]) -> str:
@@ -38,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="write OUT.json and OUT.md (e.g. docs/benchmarks)")
     ap.add_argument("--dask-samples", type=int, default=60000, help="rows of the Dask benchmark (default 60000)")
     ap.add_argument("--dask-iterations", type=int, default=20, help="L-BFGS-B iterations it times (default 20)")
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny sizes, to check that the code runs (steps, scaling, memory, busy); the numbers mean nothing")
     args = ap.parse_args(argv)
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in SECTIONS]
@@ -45,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown sections {unknown}; choose from {list(SECTIONS)}")
 
     info = machine()
-    info["matmul peak GFLOP/s (float32, 2048^3)"] = round(matmul_peak_gflops(), 1)
+    info["matmul peak GFLOP/s (float32, 2048^3)"] = round(matmul_peak_gflops(256 if args.quick else 2048), 1)
+    if args.quick:
+        info["quick"] = "tiny sizes: these numbers mean nothing"
     print("machine:", json.dumps(info))
     rows = []
     for name in wanted:
@@ -56,12 +69,14 @@ def main(argv: list[str] | None = None) -> int:
             kwargs["n"] = args.cnn_samples
         if name == "dask":
             kwargs.update(samples=args.dask_samples, iterations=args.dask_iterations)
+        accepts = inspect.signature(module.run).parameters
+        if "quick" in accepts:
+            kwargs["quick"] = args.quick
+        if "plot" in accepts:
+            kwargs["plot"] = f"{args.out}-scaling.png" if args.out else "benchmarks-scaling.png"
         new = module.run(**kwargs)
         rows += new
-        baseline = {"mlp": "numpy direct", "overhead": "numpy direct", "full_batch": "sklearn lbfgs",
-                    "gpu": "torch cuda eager", "sklearn": "sklearn MLPClassifier", "cnn": "torch cpu eager",
-                    "dask": "numpy in memory"}[name]
-        print("\n".join(fmt_table(new, baseline)))
+        print("\n".join(fmt_table(new, SECTION_BASELINE[name])))
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -51,3 +51,14 @@ def test_cnn_benchmark_runs_on_small_data():
     assert len(cnn.gemm_shapes(64)) == 14
     rss, growth = cnn.peak_rss("anynet", 128)
     assert rss > 10 and growth >= 0
+
+
+def test_speed_floor_and_scaling_plot(tmp_path):
+    from benchmarks.speed import draw_scaling, floor_seconds
+
+    assert floor_seconds(10, 2, 16) > 0
+    rows = [Row(f"scaling, hidden {h}, batch {b}", name, 1e-3 * h * b, [], {"hidden": h, "batch": b})
+            for h in (64, 256) for b in (10, 128) for name in ("anynet numpy", "matmul floor")]
+    path = tmp_path / "scaling.png"
+    draw_scaling(rows, str(path))
+    assert path.stat().st_size > 1000

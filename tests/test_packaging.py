@@ -111,7 +111,7 @@ def test_entry_point_adapter_is_found_and_selected(tmp_path):
     assert "'fake'" in out.stdout.splitlines()[1]
 
 
-BASE = {"numpy", "scipy", "array-api-compat", "safetensors"}  # what `pip install anynet-nn` brings
+BASE = {"numpy", "scipy", "array-api-compat", "safetensors", "threadpoolctl"}  # what `pip install anynet-nn` brings
 
 
 @pytest.mark.slow
@@ -141,10 +141,12 @@ def test_a_bare_install_runs_the_main_job(tmp_path):
     for name in BASE:
         module = name.replace("-", "_")
         spec = importlib.util.find_spec(module)
-        assert spec is not None and spec.submodule_search_locations, f"{module} is needed for this test"
-        where = Path(next(iter(spec.submodule_search_locations)))
-        for p in where.parent.iterdir():  # the package, its .libs and its .dist-info
-            if p.name == module or p.name.startswith((f"{module}.libs", f"{module}-")):
+        assert spec is not None and spec.origin, f"{module} is needed for this test"
+        # a package (its folder) or a single-file module (threadpoolctl.py)
+        where = Path(next(iter(spec.submodule_search_locations))) if spec.submodule_search_locations \
+            else Path(spec.origin)
+        for p in where.parent.iterdir():  # the package or module, its .libs and its .dist-info
+            if p.name in (module, f"{module}.py") or p.name.startswith((f"{module}.libs", f"{module}-")):
                 (deps / p.name).symlink_to(p)
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True, timeout=60).stdout.strip()

@@ -34,6 +34,7 @@ class Context:
     rng: Any = None                       # the backend generator (dropout masks)
     kernels: dict[str, Any] = field(default_factory=dict)
     dtype: Any = None
+    scratch: dict[Any, Any] | None = None  # buffers kernels may reuse across batches (the training loop's only)
 
 
 def _shape(name: str, value: Any) -> tuple[int, ...]:
