@@ -8,8 +8,10 @@ checks them against it and against torch), with NumPy's own tools:
   im2col matrix (each row holds ``kw * C`` contiguous values per kernel row), then one
   BLAS product. With few input channels (the first layer) the matrix is built transposed,
   one contiguous row per tap, so the copy moves whole image rows.
-- The gradient goes back to the input (col2im) by one strided in-place add per tap; at
-  stride 1 the first tap is a plain copy and only the strips it misses are zeroed.
+- The gradient goes back to the input (col2im) by one product per tap, each into its own
+  contiguous (n, Ho, Wo, C) block, then one strided in-place add per tap, whose rows are
+  then whole image rows; at stride 1 the first tap is a plain copy and only the strips it
+  misses are zeroed.
 - Pooling takes a running maximum (or sum) over the taps with ``out=``; the max-pooling
   backward finds each window's first maximum tap by tap and writes each tap's share
   straight into its strided place, with no zero-fill where the windows tile the input.
@@ -112,9 +114,10 @@ def conv2d(X: np.ndarray, W: np.ndarray, strides: Pair, pads: Any, dilation: Pai
         if not need_dX:
             return None, dW
         dXp = workspace.empty(Xp.shape, dtype)
-        if rows:
-            dA = np.matmul(dYr, Wr.T, out=workspace.empty((M, K), dtype)).reshape(n, Ho, Wo, kh, kw, C)
-            part = lambda i, j: dA[:, :, :, i, j, :]  # noqa: E731
+        if rows:  # one product per tap, each (M, C) contiguous, so the adds below run over whole rows
+            WT = W.reshape(kh * kw, C, F).transpose(0, 2, 1)
+            dA = np.matmul(dYr[None], WT, out=workspace.empty((kh * kw, M, C), dtype)).reshape(kh, kw, n, Ho, Wo, C)
+            part = lambda i, j: dA[i, j]  # noqa: E731
         else:
             dAT = np.matmul(Wr, dYr.T, out=workspace.empty((K, M), dtype)).reshape(kh, kw, C, n, Ho, Wo)
             part = lambda i, j: dAT[i, j].transpose(1, 2, 3, 0)  # noqa: E731
