@@ -21,6 +21,17 @@ from anynet.layers.core import Layer
 __all__ = ["Conv1D", "Conv2D"]
 
 
+def _channel_sums(dZ: Any, xp: Any) -> Any:
+    """Return the (channels,) sums of dZ (..., channels) over every other axis.
+
+    As a product with a vector of ones: on NumPy a BLAS product sums a (positions,
+    channels) block about ten times faster than ``sum`` over the leading axes.
+    """
+    c = dZ.shape[-1]
+    m = math.prod(dZ.shape[:-1])
+    return xp.matmul(xp.ones((m,), dtype=dZ.dtype, device=dZ.device), xp.reshape(dZ, (m, c)))
+
+
 class _Conv(Layer):
     """Cross-correlation of the input with ``filters`` learned kernels, plus a bias, then the activation."""
 
@@ -90,14 +101,18 @@ class _Conv(Layer):
         conv = ctx.kernels.get("conv2d", _windows.conv2d)
         Z4, conv_backward = conv(X4, W4, strides, pads, dilation, xp)
         Z = Z4 if rank == 2 else xp.reshape(Z4, (shape[0], Z4.shape[2], self.filters))
-        if self.use_bias:
-            Z += P["b"]  # Z is a fresh array: adding in place saves an allocation
-        Y = act.forward(Z, xp, ctx.kernels) if activate else Z
+        # kernels hook (as in Dense): bias and activation computed in Z's memory, Y then is Z
+        fast = ctx.kernels.get("bias_activation") if activate else None
+        Y = fast(Z, P["b"] if self.use_bias else None, act) if fast is not None else None
+        if Y is None:
+            if self.use_bias:
+                Z += P["b"]  # Z is a fresh array: adding in place saves an allocation
+            Y = act.forward(Z, xp, ctx.kernels) if activate else Z
 
         def backprop(dY: Any, need_dX: bool = True) -> Any:
             dZ = act.backward(dY, Z, Y, xp, ctx.kernels) if activate else dY
             if self.use_bias:
-                P.grads["b"] = xp.sum(dZ, axis=tuple(range(rank + 1)))
+                P.grads["b"] = _channel_sums(dZ, xp)
             dZ4 = dZ if rank == 2 else xp.reshape(dZ, Z4.shape)
             dX4, dW4 = conv_backward(dZ4, need_dX)
             P.grads["W"] = dW4 if rank == 2 else xp.reshape(dW4, tuple(W.shape))
