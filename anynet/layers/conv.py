@@ -109,9 +109,10 @@ class _Conv(Layer):
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding, "dilation_rate": self.dilation_rate, "activation": _activation.config(self.activation),
-                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, "kernel_regularizer": self.kernel_regularizer,
+                "padding": self.padding, "dilation_rate": self.dilation_rate,
+                "activation": _activation.config(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer,
+                "kernel_regularizer": self.kernel_regularizer,
                 "bias_regularizer": self.bias_regularizer, "name": self.name}
 
 
