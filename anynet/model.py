@@ -23,6 +23,7 @@ from anynet.backend import resolve
 from anynet.callbacks import History
 from anynet.data import Data, prepare, sample_shape
 from anynet.errors import InputError, InputTypeError, NotCompiledError, SaveFileError
+from anynet.generators import Generators
 from anynet.graph import Graph, SymbolicTensor
 from anynet.heads import Head, make_heads
 from anynet.layers import Context, Dense, Layer
@@ -186,7 +187,7 @@ class Model(Trainer, Weights):
                             device=device if device is not None else self._device_arg)
         self._place_weights(graph, placement)
         adapter, dev = self.placement.backend, self.placement.device
-        self.rng = adapter.rng(self._dropout_seed, dev)
+        self.rng = Generators(adapter, self._dropout_seed, dev)
         self.opt_state = None
         for head, t in zip(self.heads, graph.outputs):
             head.name, head.shape = t.name, t.sample_shape

@@ -3,8 +3,8 @@
 The tensors are ``params`` (the flat parameter vector, in the model's dtype) and
 ``opt/<slot>`` (the optimizer's moments). The header's ``__metadata__`` holds
 ``format: "anynet"``, ``format_version`` and ``model``: JSON with the architecture, the
-compile settings, the seed, the epoch, the History, the optimizer's step count and both
-random generators' states, everything :func:`anynet.training.fit` needs to resume.
+compile settings, the seed, the epoch, the History, the optimizer's step count and the
+random generators' states (seeded layers' too), everything :func:`anynet.training.fit` needs to resume.
 
 Loading never runs code from a file: tensors are raw bytes (no pickle), and layers,
 activations, initializers, regularizers, optimizers, losses and metrics are rebuilt by
@@ -14,8 +14,10 @@ layer and the tensors it took (``[layer index, call]`` pairs). Every check runs 
 model is touched; a file that fails one raises :class:`~anynet.errors.SaveFileError`
 naming the problem.
 
-This module knows models through their methods only: the model module imports it, and
-the functions that make a model from a file take the class's ``from_config``.
+This module writes files and is the public side of reading them; the checks and the
+rebuilding live in :mod:`anynet.loading`. Both know models through their methods only:
+the model module imports them, and the functions that make a model from a file take the
+class's ``from_config``.
 """
 
 from __future__ import annotations
@@ -23,45 +25,44 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from anynet import architecture, tensorfile
+from anynet import architecture, loading, tensorfile
 from anynet import metadata as usermeta
 from anynet.backend import resolve
 from anynet.errors import AnynetError, BackendError, InputError, InputTypeError, SaveFileError
-from anynet.registry import LOSSES, METRICS, OPTIMIZERS, decode, encode
+from anynet.loading import FORMAT_VERSION, need
+from anynet.registry import LOSSES, METRICS, OPTIMIZERS, encode
 from anynet.validation import check_int
 from anynet.version import __version__
 
 __all__ = ["save", "read", "load_weights", "resume", "need", "read_metadata", "FORMAT_VERSION"]
 
 read_metadata = usermeta.read_metadata
-
-FORMAT_VERSION = 1
 Model = Any  # any anynet model: this module uses its methods only
 
 
-class _History:
-    """What a loaded History holds; the caller turns it into a callbacks.History."""
-
-    def __init__(self, epoch: list[int], history: dict[str, list[float]]) -> None:
-        self.epoch, self.history = epoch, history
-
-
 def _rng_state(model: Model) -> dict[str, Any]:
-    state = model.rng.get_state()
+    """Return the model's generators as JSON data: its own stream's state, and each seeded layer's."""
+    gens = model.rng
     where = {"backend": model.placement.backend.name, "device": str(model.placement.device)}
+    out = {**where, **_encoded(gens.main.get_state(), where["backend"])}
+    if gens.layers:
+        out["layers"] = {name: _encoded(g.get_state(), where["backend"]) for name, g in sorted(gens.layers.items())}
+    return out
+
+
+def _encoded(state: Any, backend: str) -> dict[str, Any]:
     if isinstance(state, (bytes, bytearray)):
-        return {**where, "encoding": "base64", "state": base64.b64encode(bytes(state)).decode("ascii")}
+        return {"encoding": "base64", "state": base64.b64encode(bytes(state)).decode("ascii")}
     try:
         json.dumps(state)
     except (TypeError, ValueError):
-        raise InputTypeError(f"The {where['backend']} generator's state {state!r} is neither bytes nor JSON data, "
+        raise InputTypeError(f"The {backend} generator's state {state!r} is neither bytes nor JSON data, "
                              f"so it cannot be saved.") from None
-    return {**where, "encoding": "json", "state": state}
+    return {"encoding": "json", "state": state}
 
 
 def save(model: Model, path: str | os.PathLike[str], *, epoch: int | None = None, history: Any = None,
@@ -145,152 +146,11 @@ def _json_scalar(v: Any) -> Any:
     raise TypeError(f"{v!r} of type {type(v).__name__} is not JSON data")
 
 
-# -- loading ------------------------------------------------------------------------------
-
-@dataclass
-class _Loaded:
-    model: Model
-    epoch: int
-    history: _History | None
-
-
-def need(d: Any, key: str, kind: type, where: str) -> Any:
-    v = d.get(key) if isinstance(d, dict) else None
-    if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
-        raise SaveFileError(f"{where}.{key} must be a {kind.__name__}, got {v!r}.")
-    return v
-
-
-def _doc(path: Any, meta: dict[str, str]) -> dict[str, Any]:
-    if meta.get("format") != "anynet" or "model" not in meta:
-        raise SaveFileError(f"{os.fspath(path)!r} is a safetensors file but not an anynet model (its metadata has "
-                            f"keys {sorted(meta)}, expected 'format': 'anynet').")
-    version = meta.get("format_version", "")
-    if not version.isdigit():
-        raise SaveFileError(f"{os.fspath(path)!r} has format_version {version!r}; expected a number.")
-    if int(version) > FORMAT_VERSION:
-        raise SaveFileError(f"{os.fspath(path)!r} has format version {int(version)}, newer than this anynet "
-                            f"({__version__}) reads ({FORMAT_VERSION}); upgrade anynet to load it.")
-    try:
-        doc = json.loads(meta["model"])
-    except (ValueError, RecursionError) as exc:
-        raise SaveFileError(f"{os.fspath(path)!r} has a malformed 'model' entry ({exc}).") from None
-    if not isinstance(doc, dict):
-        raise SaveFileError(f"{os.fspath(path)!r} has a 'model' entry that is not a JSON object.")
-    return doc
-
-
-def _tensor(tensors: dict[str, np.ndarray], name: str, size: int, dtype: str, finite: bool = True) -> np.ndarray:
-    a = tensors.get(name)
-    if a is None:
-        raise SaveFileError(f"The tensor {name!r} is missing; the file holds {sorted(tensors)}.")
-    if a.shape != (size,) or a.dtype != np.dtype(dtype):
-        raise SaveFileError(f"The tensor {name!r} has shape {a.shape} and dtype {a.dtype}; the architecture in "
-                            f"the file needs shape ({size},) and dtype {dtype}.")
-    bad = int(np.sum(~np.isfinite(a))) if finite else 0
-    if bad:
-        raise SaveFileError(f"The tensor {name!r} holds {bad} NaN or infinite value(s).")
-    return a
-
-
-def _history(spec: Any) -> _History | None:
-    if spec is None:
-        return None
-    epochs = need(spec, "epoch", list, "training.history")
-    values = need(spec, "history", dict, "training.history")
-    h = _History([], {})
-    try:
-        if not all(_is_int(e) for e in epochs) or not all(
-                isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-                for v in values.values()):
-            raise TypeError("not a number")
-        h.epoch, h.history = list(epochs), {k: [float(x) for x in v] for k, v in values.items()}
-    except (TypeError, ValueError, OverflowError):
-        raise SaveFileError(f"training.history must hold int epochs and lists of numbers, got {spec!r}.") from None
-    return h
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _build(doc: dict[str, Any], tensors: dict[str, np.ndarray], placement: Any, from_config: Any) -> _Loaded:
-    spec = need(doc, "model", dict, "file")
-    need(spec, "dtype", str, "model")
-    need(spec, "seed", int, "model")
-    model = from_config(spec)  # layers and graph, shapes only: nothing is allocated yet
-    dtype = model.dtype
-    # The parameter count comes from shapes alone, so a file cannot make us build a huge model.
-    layout = model._scratch_layout()
-    listed = [(w.get("name"), w.get("shape")) if isinstance(w, dict) else w for w in need(doc, "weights", list, "file")]
-    if listed != [(s.name, list(s.shape)) for s in layout]:
-        raise SaveFileError(f"The file lists weights {listed}, but its layers on inputs {model.input_shape} have "
-                            f"{[(s.name, list(s.shape)) for s in layout]}.")
-    theta = _tensor(tensors, "params", layout.size, dtype)
-    model.build(backend=placement.backend, device=placement.device)
-    model.params = theta
-
-    compiled, train = doc.get("compile"), need(doc, "training", dict, "file")
-    expected = {"params"}
-    if compiled is not None:
-        optimizer = decode(need(compiled, "optimizer", dict, "compile"), OPTIMIZERS, "optimizer")
-        if isinstance(compiled.get("loss"), list):
-            model.compile(optimizer=optimizer, loss=[decode(x, LOSSES, "loss") for x in compiled["loss"]],
-                          loss_weights=need(compiled, "loss_weights", list, "compile"),
-                          metrics=[[decode(m, METRICS, "metric") for m in ms] if isinstance(ms, list) else
-                                   need({"m": ms}, "m", list, "compile.metrics")
-                                   for ms in need(compiled, "metrics", list, "compile")])
-        else:
-            model.compile(optimizer=optimizer, loss=decode(need(compiled, "loss", dict, "compile"), LOSSES, "loss"),
-                          metrics=[decode(m, METRICS, "metric") for m in need(compiled, "metrics", list, "compile")])
-        iterations = train.get("iterations")
-        if iterations is not None:
-            if not _is_int(iterations) or iterations < 0:
-                raise SaveFileError(f"training.iterations must be an int >= 0, got {iterations!r}.")
-            state = {"iterations": iterations}
-            for k in model.optimizer._slots:
-                # Moments may legitimately hold inf (Adam's v after a huge gradient), so they load as saved.
-                a = _tensor(tensors, f"opt/{k}", layout.size, dtype, finite=False)
-                state[k] = placement.backend.from_numpy(a, placement.device)
-                expected.add(f"opt/{k}")
-            model.opt_state = state
-    extra = sorted(set(tensors) - expected)
-    if extra:
-        raise SaveFileError(f"The file holds tensors this model does not use: {extra}; expected {sorted(expected)}.")
-    _restore_generators(model, train)
-    epoch = need(train, "epoch", int, "training")
-    if epoch < 0:
-        raise SaveFileError(f"training.epoch must be >= 0, got {epoch}.")
-    return _Loaded(model, epoch, _history(train.get("history")))
-
-
-def _restore_generators(model: Model, train: dict[str, Any]) -> None:
-    gen = np.random.default_rng()
-    try:
-        gen.bit_generator.state = need(train, "shuffle_rng", dict, "training")
-    except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise SaveFileError(f"training.shuffle_rng is not a NumPy PCG64 state: {exc}") from None
-    model.shuffle_rng = gen
-    rng = need(train, "rng", dict, "training")
-    p = model.placement
-    # A generator's state only means something to the same library on the same device; elsewhere
-    # the dropout generator starts afresh from the model's seed, as Sequential.to() does.
-    if rng.get("backend") != p.backend.name or rng.get("device") != str(p.device):
-        return
-    state = rng.get("state")
-    try:
-        if rng.get("encoding") == "base64":
-            state = base64.b64decode(state, validate=True)
-        model.rng.set_state(state)
-    except Exception as exc:  # each adapter's generator rejects a bad state in its own way
-        raise SaveFileError(f"training.rng is not a state of the {p.backend.name} generator: {exc}") from None
-
-
-def _read(path: Any, from_config: Any, backend: Any = None, device: Any = None) -> _Loaded:
+def _read(path: Any, from_config: Any, backend: Any = None, device: Any = None) -> loading.Loaded:
     placement = resolve(backend=backend, device=device)  # a bad backend= is the caller's error, not the file's
     tensors, meta = tensorfile.read(path)
     try:
-        return _build(_doc(path, meta), tensors, placement, from_config)
+        return loading.build(loading.document(path, meta), tensors, placement, from_config)
     except SaveFileError as exc:
         if str(exc).startswith(repr(os.fspath(path))):
             raise
@@ -304,7 +164,7 @@ def _read(path: Any, from_config: Any, backend: Any = None, device: Any = None) 
 
 
 def read(path: str | os.PathLike[str], from_config: Any, *, backend: str | None = None,
-         device: Any = None) -> tuple[Model, _History | None]:
+         device: Any = None) -> tuple[Model, loading.History | None]:
     """Return the model saved at ``path`` (made by ``from_config``, built on ``backend`` /
     ``device``) and its History data. ``anynet.load`` is this with the model classes."""
     loaded = _read(path, from_config, backend, device)

@@ -19,6 +19,7 @@ import numpy as np
 from anynet import backends
 from anynet.backend import Placement, resolve, to_placement
 from anynet.errors import InputError
+from anynet.generators import Generators
 from anynet.graph import Graph
 from anynet.layers import Dense, Layer
 from anynet.params import Layout, ParamSpec
@@ -200,7 +201,7 @@ class Weights:
         if self.opt_state is not None:
             self.opt_state = {k: (move(v) if k != "iterations" else v) for k, v in self.opt_state.items()}
         self._own["placement"] = dst
-        self.rng = dst.backend.rng(self._dropout_seed, dst.device)
+        self.rng = Generators(dst.backend, self._dropout_seed, dst.device)
         return self
 
 

@@ -166,8 +166,22 @@ CASES = [
      r"predict: 1 of the 1 outputs are NaN or infinite; the computation overflowed float32 .* or use dtype='float64'"),
     ("evaluate overflow", lambda f: linear().evaluate(np.full((3, 2), 1e30), np.zeros(3)), NonFiniteOutputError,
      r"evaluate: \{'loss': inf\} on 3 samples; the computation overflowed float32"),
-    ("predict 2-d samples", lambda f: binary().predict(np.zeros((5, 2, 2))), InputError,
-     r"Dense\(3\) expects samples of one axis \(features,\), got samples of shape \(2, 2\); put a Flatten\(\)"),
+    ("predict 2-d samples", lambda f: binary(compiled=False).build((4,)).predict(np.zeros((5, 2, 2))), InputError,
+     r"The model expects samples of shape \(4,\), got X with shape \(5, 2, 2\)"),
+    ("dropout noise_shape rank", lambda f: an.Sequential([L.Dense(3), L.Dropout(0.5, noise_shape=(None, 2))]).build(4),
+     InputError, r"Dropout noise_shape \(None, 2\) does not fit inputs of shape \(None, 3\): it needs 2 entries, "
+                  r"batch axis first, each None, 1 or the input's size"),
+    ("dropout noise_shape value", lambda f: L.Dropout(0.5, noise_shape=(None, 0)), InputError,
+     r"Dropout noise_shape is a tuple of positive ints or None, batch axis first, such as \(None, 1, 64\); "
+     r"got \(None, 0\)"),
+    ("dropout seed", lambda f: L.Dropout(0.5, seed=-1), InputError, r"Dropout seed must be an int >= 0, got -1"),
+    ("dropout seed type", lambda f: L.Dropout(0.5, seed="1"), InputTypeError,
+     r"Dropout seed must be an int >= 0, got '1' of type str"),
+    ("activation dict keys", lambda f: L.Dense(3, activation={"class": "relu"}), InputError,
+     r"An activation given as a dict is \{'class': name, 'config': \{...\}\} as get_config writes it.*"
+     r"got \{'class': 'relu'\}"),
+    ("activation dict config", lambda f: L.Dense(3, activation={"class": "relu", "config": {"maxvalue": 6}}),
+     InputError, r"Cannot make the activation 'relu' from \{'maxvalue': 6\}: .*unexpected keyword argument"),
     # -- the scipy adapter ----------------------------------------------------------------------
     ("unknown method", lambda f: anynet.optimize.minimize(binary(), X, y, method="lbfgs"), InputError,
      r"Unknown method 'lbfgs'; scipy.optimize.minimize knows \[.*'l-bfgs-b'"),

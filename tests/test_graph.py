@@ -67,8 +67,9 @@ def test_shape_clashes_are_refused_when_the_layer_is_called():
     with pytest.raises(InputError, match=r"shared \(Dense\) was first called on samples of shape \(4,\) .* now on "
                                          r"\[\(3,\)\] .*; a layer called twice shares its weights"):
         shared(b)
-    with pytest.raises(InputError, match=r"Calling d2 \(Dense\) on \['img'\] .*expects samples of one axis"):
-        L.Dense(2, name="d2")(an.Input((4, 4), name="img"))
+    with pytest.raises(InputError, match=r"Calling d2 \(Dropout\) on \['img'\] .*noise_shape \(None, 1\) does not "
+                                         r"fit inputs of shape \(None, 4, 4\)"):
+        L.Dropout(0.5, noise_shape=(None, 1), name="d2")(an.Input((4, 4), name="img"))
 
 
 def test_two_layers_with_one_name_are_refused():

@@ -25,7 +25,7 @@ NUMPY_ALLOWED = {
     "anynet/validation.py",    # dtype kinds of host data
     "anynet/gradcheck.py",     # the float64 host copy of the gradient it compares
     "anynet/cli.py", "anynet/plot.py", "anynet/reports.py",  # host data sets, figures and reports
-    "anynet/saving.py", "anynet/tensorfile.py",  # model files: host copies of params, raw bytes
+    "anynet/saving.py", "anynet/loading.py", "anynet/tensorfile.py",  # model files: host copies of params, raw bytes
     "anynet/chunked.py", "anynet/chunked_fit.py", "anynet/chunk_program.py",  # float64 host sums over chunks
 }
 FORBIDDEN = {"cupy", "torch", "jax", "dask", "distributed"}

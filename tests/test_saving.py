@@ -530,3 +530,33 @@ def test_readme_section_runs(tmp_path, monkeypatch, capsys):
     exec(compile(block("Saving and resuming"), "README saving", "exec"), namespace)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.anynet", "ckpt.anynet", "model.anynet"]
     assert an.load("ckpt.anynet").history.epoch == list(range(20))
+
+
+def test_seeded_dropout_streams_are_saved_and_checked(tmp_path):
+    """A seeded Dropout's generator is saved by layer name next to the model's; a file that
+    names another layer or holds a broken state is refused before anything is loaded."""
+    X, y = _data()
+    m = an.Sequential([L.Dense(8, activation=an.activations.ReLU(max_value=6.0)),
+                       L.Dropout(0.25, noise_shape=(None, 8), seed=5, name="drop"), L.Dense(1, activation="sigmoid")],
+                      seed=0)
+    m.compile(optimizer="adam", loss="binary_crossentropy")
+    m.fit(X, y, epochs=1, verbose=0)
+    m.save(tmp_path / "m.anynet")
+    doc = json.loads(tensorfile.read(tmp_path / "m.anynet")[1]["model"])
+    assert sorted(doc["training"]["rng"]["layers"]) == ["drop"]
+    assert doc["model"]["layers"][1]["config"] == {"rate": 0.25, "noise_shape": [None, 8], "seed": 5, "name": "drop"}
+    assert doc["model"]["layers"][0]["config"]["activation"] == {
+        "class": "relu", "config": {"negative_slope": 0.0, "max_value": 6.0, "threshold": 0.0}}
+    back = an.load(tmp_path / "m.anynet")
+    _same_state(m, back)
+
+    def rename(d):
+        d["training"]["rng"]["layers"] = {"dense": d["training"]["rng"]["layers"]["drop"]}
+
+    def damage(d):
+        d["training"]["rng"]["layers"]["drop"]["state"] = {"bit_generator": "MT19937"}
+
+    for edit, pattern in [(rename, r"training.rng.layers holds the generators of seeded layers by name \(\['drop'\]"),
+                          (damage, r"training.rng.layers\['drop'\] is not a state of the numpy generator")]:
+        with pytest.raises(SaveFileError, match=pattern):
+            an.load(rewrite(tmp_path / "m.anynet", tmp_path / "x.anynet", edit))

@@ -15,7 +15,7 @@ from typing import Any
 
 from anynet import activations, initializers, regularizers
 from anynet.errors import InputError
-from anynet.layers import _spatial, _windows
+from anynet.layers import _activation, _spatial, _windows
 from anynet.layers.core import Layer
 
 __all__ = ["Conv1D", "Conv2D"]
@@ -40,7 +40,7 @@ class _Conv(Layer):
 
     def __init__(self, filters: int, kernel_size: int | Sequence[int], strides: int | Sequence[int] = 1,
                  padding: str = "valid", data_format: str | None = None, dilation_rate: int | Sequence[int] = 1, *,
-                 activation: str | activations.Activation | None = None, use_bias: bool = True,
+                 activation: str | activations.Activation | dict[str, Any] | None = None, use_bias: bool = True,
                  kernel_initializer: str | initializers.Initializer = "glorot_uniform",
                  bias_initializer: str | initializers.Initializer = "zeros",
                  kernel_regularizer: str | regularizers.Regularizer | None = None,
@@ -59,7 +59,7 @@ class _Conv(Layer):
         allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
         self.padding = _spatial.padding_name(here, padding, allowed)
         _spatial.data_format(here, data_format)
-        self.activation = activations.get(activation)
+        self.activation = _activation.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -124,9 +124,10 @@ class _Conv(Layer):
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding, "dilation_rate": self.dilation_rate, "activation": self.activation.name,
-                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, "kernel_regularizer": self.kernel_regularizer,
+                "padding": self.padding, "dilation_rate": self.dilation_rate,
+                "activation": _activation.config(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer,
+                "kernel_regularizer": self.kernel_regularizer,
                 "bias_regularizer": self.bias_regularizer, "name": self.name}
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from anynet import activations, initializers, regularizers
+from anynet import activations, backends, initializers, regularizers
 from anynet.errors import InputError, InputTypeError
+from anynet.generators import Generators
 from anynet.graph import Node, SymbolicTensor
+from anynet.layers import _activation
 from anynet.layers.base import Backprop, Context, Layer
+from anynet.validation import check_int
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "Context", "Backprop"]
 
@@ -45,13 +48,15 @@ class Input(Layer):
 class Dense(Layer):
     """``Y = activation(X @ W + b)`` with W of shape (n_in, units) and b of shape (units,).
 
-    Initializers and regularizers are names or objects from :mod:`anynet.initializers` and
+    On inputs of more than two axes it acts on the last one, as Keras' Dense does:
+    (n, t, n_in) -> (n, t, units), with the same W at every position. Initializers and
+    regularizers are names or objects from :mod:`anynet.initializers` and
     :mod:`anynet.regularizers`; biases are not regularized unless ``bias_regularizer`` is set.
     """
 
     kind = "dense"
 
-    def __init__(self, units: int, activation: str | activations.Activation | None = None, *,
+    def __init__(self, units: int, activation: str | activations.Activation | dict[str, Any] | None = None, *,
                  use_bias: bool = True, kernel_initializer: str | initializers.Initializer = "glorot_uniform",
                  bias_initializer: str | initializers.Initializer = "zeros",
                  kernel_regularizer: str | regularizers.Regularizer | None = None,
@@ -61,7 +66,7 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise InputError(f"Dense(units) needs a positive int, got units={units!r}.")
         self.units = units
-        self.activation = activations.get(activation)
+        self.activation = _activation.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -69,21 +74,18 @@ class Dense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
     def build(self, index, input_shape, layout):
-        if len(input_shape) != 1:
-            raise InputError(f"Dense({self.units}) expects samples of one axis (features,), got samples of shape "
-                             f"{input_shape}; put a Flatten() layer before it.")
-        n_in = input_shape[0]
+        n_in = input_shape[-1]
         layout.add(index, "W", (n_in, self.units), self.kernel_initializer, self.kernel_regularizer,
                    fan_in=n_in, fan_out=self.units)
         if self.use_bias:
             layout.add(index, "b", (self.units,), self.bias_initializer, self.bias_regularizer,
                        fan_in=n_in, fan_out=self.units)
-        return (self.units,)
+        return (*input_shape[:-1], self.units)
 
     def forward(self, P, X, ctx, *, activate=True):
         xp, act = ctx.xp, self.activation
         W = P["W"]
-        Z = xp.matmul(X, W)
+        Z = xp.matmul(X, W)  # (..., n_in) @ (n_in, units): the standard's matmul broadcasts over the leading axes
         fast = ctx.kernels.get("bias_activation") if activate else None  # kernels hook: may overwrite Z with Y
         Y = fast(Z, P["b"] if self.use_bias else None, act) if fast is not None else None
         if Y is None:
@@ -93,15 +95,17 @@ class Dense(Layer):
 
         def backprop(dY: Any, need_dX: bool = True) -> Any:
             dZ = act.backward(dY, Z, Y, xp, ctx.kernels) if activate else dY
-            P.grads["W"] = xp.matmul(X.T, dZ)
+            # Every position along the leading axes is one more sample for W and b.
+            X2, dZ2 = (X, dZ) if X.ndim == 2 else (xp.reshape(X, (-1, W.shape[0])), xp.reshape(dZ, (-1, W.shape[1])))
+            P.grads["W"] = xp.matmul(X2.T, dZ2)
             if self.use_bias:
-                P.grads["b"] = xp.sum(dZ, axis=0)
+                P.grads["b"] = xp.sum(dZ2, axis=0)
             return xp.matmul(dZ, W.T) if need_dX else None
 
         return Y, backprop
 
     def get_config(self):
-        return {"units": self.units, "activation": self.activation.name, "use_bias": self.use_bias,
+        return {"units": self.units, "activation": _activation.config(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer,
                 "kernel_regularizer": self.kernel_regularizer, "bias_regularizer": self.bias_regularizer,
                 "name": self.name}
@@ -112,10 +116,10 @@ class Activation(Layer):
 
     kind = "activation"
 
-    def __init__(self, activation: str | activations.Activation, *, name: str | None = None,
+    def __init__(self, activation: str | activations.Activation | dict[str, Any], *, name: str | None = None,
                  input_shape: Sequence[int] | None = None) -> None:
         super().__init__(name=name, input_shape=input_shape)
-        self.activation = activations.get(activation)
+        self.activation = _activation.get(activation)
 
     def forward(self, P, X, ctx, *, activate=True):
         if not activate:
@@ -125,16 +129,24 @@ class Activation(Layer):
         return Y, lambda dY, need_dX=True: act.backward(dY, X, Y, xp, ctx.kernels)
 
     def get_config(self):
-        return {"activation": self.activation.name, "name": self.name}
+        return {"activation": _activation.config(self.activation), "name": self.name}
 
 
 class Dropout(Layer):
-    """Inverted dropout: in training, zero each unit with probability ``rate`` and scale the
-    rest by 1 / (1 - rate); at inference, the identity. Masks come from the backend's rng."""
+    """Keras' inverted dropout: in training, zero units with probability ``rate`` and scale the
+    rest by 1 / (1 - rate); at inference, the identity.
+
+    ``noise_shape`` is the mask's shape, batch axis first: an axis given as 1 shares one mask
+    value along it, None takes the input's size there (``(None, 1, features)`` drops the same
+    features at every time step). ``seed`` gives the layer a generator of its own started from
+    it (:mod:`anynet.generators`), so its masks repeat whatever the model's seed; without one
+    the masks come from the model's generator. Either way the backend adapter draws them.
+    """
 
     kind = "dropout"
 
-    def __init__(self, rate: float, *, name: str | None = None) -> None:
+    def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None, seed: int | None = None, *,
+                 name: str | None = None) -> None:
         super().__init__(name=name)
         try:
             ok = 0.0 <= float(rate) < 1.0
@@ -143,16 +155,57 @@ class Dropout(Layer):
         if not ok or isinstance(rate, bool):
             raise InputError(f"Dropout(rate) needs 0 <= rate < 1, got rate={rate!r}.")
         self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else _noise_shape(noise_shape)
+        self.seed = None if seed is None else check_int("Dropout seed", seed, minimum=0)
+
+    def _mask_shape(self, shape: tuple[int | None, ...]) -> tuple[int, ...] | None:
+        """Return the mask's shape for inputs of ``shape`` (batch axis first, None where unknown)."""
+        if self.noise_shape is None:
+            return None
+        ns = self.noise_shape
+        if len(ns) != len(shape) or any(v is not None and v != 1 and d is not None and v != d
+                                        for v, d in zip(ns, shape)):
+            raise InputError(f"Dropout noise_shape {ns} does not fit inputs of shape {shape}: it needs "
+                             f"{len(shape)} entries, batch axis first, each None, 1 or the input's size.")
+        return tuple(d if v is None else v for v, d in zip(ns, shape))
+
+    def build(self, index, input_shape, layout):
+        self._mask_shape((None, *input_shape))
+        return input_shape
 
     def forward(self, P, X, ctx, *, activate=True):
         if not ctx.training or self.rate == 0.0:
             return super().forward(P, X, ctx)
         keep = 1.0 - self.rate
-        mask = ctx.rng.bernoulli(tuple(X.shape), keep, dtype=_dtype_name(X.dtype, ctx.xp)) * (1.0 / keep)
+        shape = tuple(X.shape)
+        mask = self._generator(ctx, X).bernoulli(self._mask_shape(shape) or shape, keep,
+                                                  dtype=_dtype_name(X.dtype, ctx.xp)) * (1.0 / keep)
         return X * mask, lambda dY, need_dX=True: dY * mask
 
+    def _generator(self, ctx: Context, X: Any) -> Any:
+        if self.seed is None:
+            return ctx.rng
+        if isinstance(ctx.rng, Generators) and self.name is not None:
+            return ctx.rng.for_layer(self.name, self.seed)
+        # A context without the model's generators (a hand-made one, gradcheck's): the seed's first masks.
+        adapter = backends.for_array(X)
+        return adapter.rng(self.seed, adapter.device_of(X))
+
     def get_config(self):
-        return {"rate": self.rate, "name": self.name}
+        return {"rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed, "name": self.name}
+
+
+def _noise_shape(value: Any) -> tuple[int | None, ...]:
+    try:
+        shape = tuple(value)
+        ok = len(shape) > 0 and all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0)
+                                    for d in shape)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise InputError(f"Dropout noise_shape is a tuple of positive ints or None, batch axis first, such as "
+                         f"(None, 1, 64); got {value!r}.")
+    return shape
 
 
 class Flatten(Layer):
