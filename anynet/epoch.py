@@ -65,7 +65,7 @@ def batch_values(model: Any, r: Any, nb: int, xp: Any, w: tuple[Any, ...] | None
         out += [(loss * nb, nb) for loss in r.losses]
     weights = w if w is not None else (None,) * len(model.heads)
     for head, Y, T, wk in zip(model.heads, r.Y, r.T, weights):
-        out += [m.batch(Y, T, xp, sample_weight=wk) for m in head.metrics]
+        out += [m.batch(Y, T, xp) if wk is None else m.batch(Y, T, xp, sample_weight=wk) for m in head.metrics]
     return out
 
 

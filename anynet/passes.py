@@ -90,10 +90,11 @@ def value_and_grad(model: Any, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...
         T = head.loss.targets(yk, H.shape[head.loss.axis] if H.ndim > 1 else 1, xp, theta.dtype)
         if wk is not None and wk.dtype != theta.dtype:
             wk = xp.astype(wk, theta.dtype)
+        kw = {} if wk is None else {"sample_weight": wk}  # a loss of one's own may not take weights
         if id(t.node) in raw:
-            loss, dH, Y = head.loss.logits_value_and_grad(H, T, xp, sample_weight=wk)
+            loss, dH, Y = head.loss.logits_value_and_grad(H, T, xp, **kw)
         else:
-            loss, dH = head.loss.value_and_grad(H, T, xp, sample_weight=wk)
+            loss, dH = head.loss.value_and_grad(H, T, xp, **kw)
             Y = H
         w = head.weight
         total = (loss if w == 1.0 else loss * w) if total is None else total + (loss if w == 1.0 else loss * w)
