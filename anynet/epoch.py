@@ -14,7 +14,6 @@ batch, and the model keeps the weights from before that batch:
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from typing import Any
 
@@ -44,7 +43,7 @@ def read_logs(model: Any, names: list[str], sums: list[Any], counts: list[Any]) 
     """
     xp, p = model.placement.xp, model.placement
     dtype = model.params.dtype
-    on_device = [j for j, c in enumerate(counts) if not isinstance(c, numbers.Number)]
+    on_device = [j for j, c in enumerate(counts) if not isinstance(c, int)]  # NumPy scalars count as arrays
     items = [*sums, *(counts[j] for j in on_device)]
     values = p.backend.to_numpy(xp.stack([xp.asarray(v, dtype=dtype, device=p.device) for v in items]))
     host = list(counts)

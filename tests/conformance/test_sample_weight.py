@@ -88,6 +88,7 @@ def test_evaluate_weighs_loss_and_metrics(backend):
                          verbose=0, return_dict=True)
         np.testing.assert_allclose(got["loss"], np.sum(w * per_sample) / 45, rtol=1e-12)
         np.testing.assert_allclose(got["accuracy"], np.sum(w * hit) / np.sum(w), rtol=1e-12)
+        assert all(type(v) is float for v in got.values())
 
 
 def test_zero_weights_give_zero_metrics_as_keras_divide_no_nan(backend):
