@@ -106,7 +106,9 @@ class Trainer:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise InputError(f"validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, "
                                  f"sample_weight_val), got {_describe(validation_data)}.")
-            _targets_needed(validation_data[1], "validation_data")
+            if validation_data[1] is None:
+                raise InputError("validation_data needs targets: pass (X_val, y_val) or (X_val, y_val, "
+                                 "sample_weight_val), got y_val=None.")
             val = self.prepare(validation_data[0], validation_data[1],
                                sample_weight=validation_data[2] if len(validation_data) == 3 else None,
                                where="validation_data")
@@ -179,7 +181,8 @@ class Trainer:
         """Return the batch size of evaluate(batch_size=None): INFERENCE_CHUNK where the result does
         not depend on it, else Keras' default 32 (the reported loss is then Keras' exactly)."""
         for h in self.heads:
-            if h.loss.reduction not in ("sum_over_batch_size", "mean") or getattr(h.loss, "ignore_class", None) is not None:
+            loss = h.loss
+            if loss.reduction not in ("sum_over_batch_size", "mean") or getattr(loss, "ignore_class", None) is not None:
                 return 32
         return INFERENCE_CHUNK
 

@@ -71,7 +71,7 @@ CASES = [
     ("validation y out of range", lambda: sparse().fit(X, y_int, validation_data=(X, y_int + 5), verbose=0),
      InputError, r"validation_data\[1\] holds values from 5 to 7"),
     ("validation y None", lambda: sparse().fit(X, y_int, validation_data=(X, None), verbose=0), InputError,
-     r"validation_data needs targets y"),
+     r"validation_data needs targets: pass \(X_val, y_val\) .*got y_val=None"),
     ("validation weights", lambda: sparse().fit(X, y_int, validation_data=(X, y_int, -w), verbose=0), InputError,
      r"validation_data\[2\] contains negative values"),
     ("validation quadruple", lambda: sparse().fit(X, y_int, validation_data=(X, y_int, w, w), verbose=0), InputError,
