@@ -152,10 +152,21 @@ class ModelCheckpoint(Callback):
                 return
             self.best = current
         path = self._path(epoch, logs)
-        save(self.model, path, epoch=epoch + 1, history=self.model.history)
+        save(self.model, path, epoch=epoch + 1, history=_with_epoch(self.model.history, epoch, logs))
         self.last_saved = path
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved the model to {path}")
+
+
+def _with_epoch(history: History | None, epoch: int, logs: dict[str, Any]) -> History | None:
+    """Return ``history`` with this epoch's logs: History runs after the user's callbacks (Keras'
+    order), so when a checkpoint saves, the live History does not hold this epoch yet."""
+    if history is None or (history.epoch and history.epoch[-1] == epoch):
+        return history
+    h = History()
+    h.epoch, h.history = list(history.epoch), {k: list(v) for k, v in history.history.items()}
+    h.on_epoch_end(epoch, logs)
+    return h
 
 
 def format_value(v: float) -> str:

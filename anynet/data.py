@@ -15,22 +15,26 @@ from typing import Any
 from anynet.errors import InputError, InputTypeError
 from anynet.graph import symbolic
 from anynet.validation import as_data_array, check_finite
+from anynet.weighting import sample_weights
 
-__all__ = ["Data", "split", "prepare", "sample_shape"]
+__all__ = ["Data", "split", "prepare", "sample_shape", "Labels"]
 
 
 @dataclass(frozen=True)
 class Data:
-    """Inputs ``X`` (a tuple, one array per model input) and targets ``y`` (one per output, or None); ``n`` samples."""
+    """Inputs ``X`` (a tuple, one array per model input), targets ``y`` (one per output, or
+    None), ``n`` samples, and sample weights ``w`` (one array or None per output, or None)."""
 
     X: tuple[Any, ...]
     y: tuple[Any, ...] | None
     n: int
+    w: tuple[Any, ...] | None = None
 
     def rows(self, a: int, b: int) -> Data:
         """Return samples a..b-1 of every array."""
         return Data(tuple(x[a:b, ...] for x in self.X),
-                    None if self.y is None else tuple(t[a:b, ...] for t in self.y), b - a)
+                    None if self.y is None else tuple(t[a:b, ...] for t in self.y), b - a,
+                    None if self.w is None else tuple(None if v is None else v[a:b, ...] for v in self.w))
 
     def take(self, idx: Any, xp: Any, kernel: Any = None, scratch: Any = None) -> Data:
         """Return the samples at the device index vector ``idx``.
@@ -43,7 +47,9 @@ class Data:
 
         return Data(tuple(rows(x, f"X{i}") for i, x in enumerate(self.X)),
                     None if self.y is None else tuple(rows(t, f"y{i}") for i, t in enumerate(self.y)),
-                    int(idx.shape[0]))
+                    int(idx.shape[0]),
+                    None if self.w is None else tuple(None if v is None else rows(v, f"w{i}")
+                                                      for i, v in enumerate(self.w)))
 
 
 def sample_shape(shape: Any, what: str = "input_shape") -> tuple[int, ...]:
@@ -69,13 +75,15 @@ def _refuse_symbolic(value: Any, what: str) -> None:
                              f"Symbolic tensors only build models: an.Model(inputs, outputs).")
 
 
-def split(value: Any, names: list[str], what: str) -> list[Any]:
-    """Return one entry per name from a single array, a list/tuple in order, or a dict by name."""
+def split(value: Any, names: list[str], what: str, kind: str | None = None) -> list[Any]:
+    """Return one entry per name from a single array, a list/tuple in order, or a dict by name;
+    ``kind`` ("inputs" or "outputs") is what the names are, from ``what`` by default."""
+    kind = kind or what_names(what)
     if isinstance(value, dict):
         missing = [n for n in names if n not in value]
         unknown = [k for k in value if k not in names]
         if missing or unknown:
-            raise InputError(f"{what} is a dict with keys {list(value)}, but the model's {what_names(what)} are "
+            raise InputError(f"{what} is a dict with keys {list(value)}, but the model's {kind} are "
                              f"{names}" + (f"; missing {missing}" if missing else "")
                              + (f"; unknown {unknown}" if unknown else "") + ".")
         items = [value[n] for n in names]
@@ -83,7 +91,7 @@ def split(value: Any, names: list[str], what: str) -> list[Any]:
         if not isinstance(value, (list, tuple)) or len(value) != len(names):
             got = f"a {type(value).__name__} of {len(value)}" if isinstance(value, (list, tuple)) else repr(
                 type(value).__name__)
-            raise InputError(f"The model has {len(names)} {what_names(what)} {names}; pass {what} as a list of "
+            raise InputError(f"The model has {len(names)} {kind} {names}; pass {what} as a list of "
                              f"{len(names)} arrays in that order or a dict by name, got {got}.")
         items = list(value)
     elif isinstance(value, (list, tuple)) and len(value) == 1 and hasattr(value[0], "shape"):
@@ -99,43 +107,84 @@ def what_names(what: str) -> str:
     return "outputs" if what.startswith("y") else "inputs"
 
 
-def prepare(model: Any, X: Any, y: Any = None, *, what: str = "") -> Data:
-    """Return X (and y) as a :class:`Data` on ``model``'s device; see the module docstring."""
-    _refuse_symbolic(X, "X")
-    _refuse_symbolic(y, "y")
+class Labels:
+    """What messages call the arrays of one call: ``X``, ``y``, ``sample_weight``, or inside
+    ``validation_data``: ``validation_data[0]``, ``[1]``, ``[2]``."""
+
+    def __init__(self, where: str = "") -> None:
+        self.where = where
+        self.X = f"{where}[0]" if where else "X"
+        self.y = f"{where}[1]" if where else "y"
+        self.sample_weight = f"{where}[2]" if where else "sample_weight"
+        self.class_weight = "class_weight"
+
+
+def prepare(model: Any, X: Any, y: Any = None, *, sample_weight: Any = None, class_weight: Any = None,
+            where: str = "") -> Data:
+    """Return X (and y, and the sample weights) as a :class:`Data` on ``model``'s device; see the
+    module docstring and :mod:`anynet.weighting`. ``where`` names the argument the arrays came
+    in, for messages (``"validation_data"``)."""
+    names = Labels(where)
+    if X is None:
+        raise InputError(f"{names.X} is None; pass the inputs, an array of shape (samples, features...).")
+    _refuse_symbolic(X, names.X)
+    _refuse_symbolic(y, names.y)
     in_names = model.input_names_or_default()
-    xs = split(X, in_names, "X")
+    xs = split(X, in_names, names.X, "inputs")
+    label = (lambda n: names.X) if len(in_names) == 1 else (lambda n: f"{names.X}[{n!r}]")
+    for name, x in zip(in_names, xs):
+        if x is None:
+            raise InputError(f"{label(name)} is None; pass an array of shape (samples, features...).")
     model._ensure_built(xs, y)
     p, xp = model.placement, model.placement.xp
     dtype = getattr(xp, model.dtype)
-    label = (lambda n: "X") if len(in_names) == 1 else (lambda n: f"X[{n!r}]")
     arrays = []
     for name, x, shape in zip(in_names, xs, model._input_shapes()):
-        arr, _ = as_data_array(x, p, name=label(name), dtype=dtype)
+        arr, _ = as_data_array(x, p, name=label(name))
         if tuple(arr.shape[1:]) != tuple(shape):
             raise InputError(model._shape_message(name, tuple(arr.shape), tuple(shape), label(name)))
-        check_finite(arr, xp, label(name))
-        arrays.append(arr)
+        arrays.append(_cast(arr, dtype, xp, p, label(name), model.dtype))
     n = int(arrays[0].shape[0])
     counts = {label(nm): int(a.shape[0]) for nm, a in zip(in_names, arrays)}
     if len(set(counts.values())) > 1:
         raise InputError(f"The inputs hold different numbers of samples: {counts}; every input needs one row per "
                          f"sample.")
     if y is None:
+        if sample_weight is not None or class_weight is not None:
+            raise InputError(f"{names.sample_weight if sample_weight is not None else names.class_weight} weights "
+                             f"the targets' losses, but no targets {names.y} were given.")
         return Data(tuple(arrays), None, n)
     model._require_compiled("passing targets")
     heads = model.heads
     out_names = [h.name for h in heads]
-    ys = split(y, out_names, "y")
+    ys = split(y, out_names, names.y, "outputs")
     targets = []
     for head, t in zip(heads, ys):
-        tw = "y" if len(heads) == 1 else f"y[{head.name!r}]"
+        tw = names.y if len(heads) == 1 else f"{names.y}[{head.name!r}]"
         if t is None:
             raise InputError(f"{tw} is None: output {head.name!r} has a loss, so it needs targets.")
         arr, kind = as_data_array(t, p, name=tw)
         if arr.shape[0] != n:
-            xw = "X" if len(arrays) == 1 else "the inputs"
+            xw = names.X if len(arrays) == 1 else "the inputs"
             raise InputError(f"{xw} and {tw} hold different numbers of samples: {xw} has {n} (shape "
                              f"{tuple(arrays[0].shape)}), {tw} has {arr.shape[0]} (shape {tuple(arr.shape)}).")
         targets.append(head.check_targets(arr, kind, xp, dtype, tw))
-    return Data(tuple(arrays), tuple(targets), n)
+    w = sample_weights(model, targets, sample_weight, class_weight, n, (names.sample_weight, names.class_weight))
+    return Data(tuple(arrays), tuple(targets), n, w)
+
+
+def _cast(arr: Any, dtype: Any, xp: Any, p: Any, name: str, dtype_name: str) -> Any:
+    """Return ``arr`` in the model's dtype, refusing NaN, infinity and values beyond the dtype's range."""
+    if arr.dtype == dtype:
+        check_finite(arr, xp, name)
+        return arr
+    with p.backend.quiet():  # a float64 value beyond float32's range becomes inf: said below, in words
+        out = xp.astype(arr, dtype)
+    try:
+        check_finite(out, xp, name)
+    except InputError:
+        check_finite(arr, xp, name)  # NaN or inf in the data itself: that message
+        big = float(xp.max(xp.abs(arr)))
+        raise InputError(f"{name} holds values up to {big:.3g}, beyond the range of the model's {dtype_name} "
+                         f"(about {float(xp.finfo(dtype).max):.3g}); scale the data or use dtype='float64'.") from None
+    return out

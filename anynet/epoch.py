@@ -35,21 +35,36 @@ def log_names(model: Any) -> list[str]:
     return ["loss", *(f"{h.name}_loss" for h in heads), *(f"{h.name}_{m.name}" for h in heads for m in h.metrics)]
 
 
-def read_logs(model: Any, names: list[str], sums: list[Any], counts: list[int]) -> dict[str, float]:
-    """Return ``{name: sum / count}`` as Python floats, reading the device sums back at once."""
+def read_logs(model: Any, names: list[str], sums: list[Any], counts: list[Any]) -> dict[str, float]:
+    """Return ``{name: sum / count}`` as Python floats, reading the device values back at once.
+
+    A count is a Python int, or a 0-d device array (the summed sample weights of a weighted
+    metric); a zero count gives 0, as Keras' ``divide_no_nan``.
+    """
     xp, p = model.placement.xp, model.placement
     dtype = model.params.dtype
-    values = p.backend.to_numpy(xp.stack([xp.asarray(v, dtype=dtype, device=p.device) for v in sums]))
-    return {k: float(values[j]) / counts[j] for j, k in enumerate(names)}
+    on_device = [j for j, c in enumerate(counts) if not isinstance(c, int)]  # NumPy scalars count as arrays
+    items = [*sums, *(counts[j] for j in on_device)]
+    values = p.backend.to_numpy(xp.stack([xp.asarray(v, dtype=dtype, device=p.device) for v in items]))
+    host = list(counts)
+    for i, j in enumerate(on_device):
+        host[j] = float(values[len(sums) + i])
+    return {k: float(values[j]) / host[j] if host[j] else 0.0 for j, k in enumerate(names)}
 
 
-def batch_values(model: Any, r: Any, nb: int, xp: Any) -> list[tuple[Any, int]]:
-    """Return ``(sum, count)`` per log name (see :func:`log_names`) for one batch's Result."""
+def batch_values(model: Any, r: Any, nb: int, xp: Any, w: tuple[Any, ...] | None = None) -> list[tuple[Any, Any]]:
+    """Return ``(sum, count)`` per log name (see :func:`log_names`) for one batch's Result.
+
+    Losses count each batch by its size, as Keras' loss trackers do (``Mean`` with the batch
+    size as weight: the epoch loss is the size-weighted mean of the batch losses, whatever
+    the reduction); metrics weigh by the sample weights ``w`` (one array or None per output).
+    """
     out = [(r.loss * nb, nb)]
     if len(model.heads) > 1:
         out += [(loss * nb, nb) for loss in r.losses]
-    for head, Y, T in zip(model.heads, r.Y, r.T):
-        out += [m.batch(Y, T, xp) for m in head.metrics]
+    weights = w if w is not None else (None,) * len(model.heads)
+    for head, Y, T, wk in zip(model.heads, r.Y, r.T, weights):
+        out += [m.batch(Y, T, xp) if wk is None else m.batch(Y, T, xp, sample_weight=wk) for m in head.metrics]
     return out
 
 
@@ -73,7 +88,9 @@ class Epoch:
         self.ctx = model.context(training=True)
         self.ctx.scratch = {}  # kernels hook: buffers this epoch's batches reuse
         self.take = self.ctx.kernels.get("take_rows")  # kernels hook: batches gathered into those buffers
-        self.decay_mask = model.decay_mask() if model.optimizer.name == "adamw" else None
+        opt = model.optimizer
+        self.decay_mask = model.decay_mask() if opt.needs_decay_mask else None
+        self.segments = model.layout.segments() if opt.needs_segments else None
         self.names = log_names(model)
         self.sums: list[Any] = [0.0] * len(self.names)
         self.counts = [0] * len(self.names)
@@ -92,14 +109,15 @@ class Epoch:
         nb = batch.n
         for cb in self.batch_cbs:
             cb.on_train_batch_begin(j, {"batch": j, "size": nb})
-        r = model.value_and_grad(model.params, batch.X, batch.y, self.ctx)
-        if check and not math.isfinite(float(r.loss)):
-            self._bad(j, float(r.loss))
-            return None
-        model.optimizer.update(model.params, r.grad, model.opt_state, xp, kernels=self.ctx.kernels,
-                               decay_mask=self.decay_mask)
-        for i, (v, c) in enumerate(batch_values(model, r, nb, xp)):
-            self.sums[i], self.counts[i] = self.sums[i] + v, self.counts[i] + c
+        with self.backend.quiet():  # a non-finite loss is checked and reported below, in words
+            r = model.value_and_grad(model.params, batch.X, batch.y, self.ctx, sample_weight=batch.w)
+            if check and not math.isfinite(float(r.loss)):
+                self._bad(j, float(r.loss))
+                return None
+            model.optimizer.update(model.params, r.grad, model.opt_state, xp, kernels=self.ctx.kernels,
+                                   decay_mask=self.decay_mask, segments=self.segments)
+            for i, (v, c) in enumerate(batch_values(model, r, nb, xp, batch.w)):
+                self.sums[i], self.counts[i] = self.sums[i] + v, self.counts[i] + c
         for cb in self.batch_cbs:
             cb.on_train_batch_end(j, {"batch": j, "size": nb})
         return r.loss
@@ -147,6 +165,11 @@ class Epoch:
                 self._step(i, check=False)
             self._bad(j + bad, float(values[bad]))
             j = j + bad + 1
-        if self.counts[0] == 0:
-            return {k: math.nan for k in self.names}
-        return read_logs(self.model, self.names, self.sums, self.counts)
+        if len(self.skipped) == self.steps:
+            raise NonFiniteLossError(
+                f"Every batch of epoch {self.epoch + 1} ({self.steps} of {self.steps}) gave a non-finite loss and was "
+                f"skipped, so the epoch learned nothing; training stopped. The model keeps its (finite) weights. "
+                f"Try a lower learning rate, scale the inputs, or check the data.", epoch=self.epoch,
+                batch=self.steps - 1)
+        with self.backend.quiet():
+            return read_logs(self.model, self.names, self.sums, self.counts)

@@ -17,7 +17,7 @@ from anynet import losses, metrics as metrics_mod
 from anynet.errors import InputError, InputTypeError
 from anynet.validation import check_finite
 
-__all__ = ["Head", "make_heads"]
+__all__ = ["Head", "make_heads", "class_axis"]
 
 
 @dataclass
@@ -33,24 +33,10 @@ class Head:
 
     def check_targets(self, y: Any, kind: str, xp: Any, dtype: Any, what: str = "y") -> Any:
         """Return targets ``y`` checked against this output's shape and loss, cast for the loss."""
-        k = self.shape[0] if len(self.shape) == 1 else None
         loss = self.loss
         if loss.sparse:
-            if y.ndim == 2 and y.shape[1] == 1:
-                y = xp.reshape(y, (-1,))
-            if y.ndim != 1:
-                raise InputError(f"{loss.name} needs integer labels of shape (samples,), got {what} with shape "
-                                 f"{tuple(y.shape)}; for one-hot targets use 'categorical_crossentropy'.")
-            if kind == "float":
-                check_finite(y, xp, what)
-                if int(xp.sum(xp.astype(y != xp.round(y), xp.int64))):
-                    raise InputError(f"{loss.name} needs integer class labels; {what} holds non-integer values.")
-            y = xp.astype(y, xp.int64)
-            lo, hi = int(xp.min(y)), int(xp.max(y))
-            if k is None or lo < 0 or hi >= k:
-                raise InputError(f"Labels must be in 0..{(k or 1) - 1} for a model with {k} outputs; {what} holds "
-                                 f"values from {lo} to {hi}.")
-            return y
+            return self._check_labels(y, kind, xp, what)
+        k = self.shape[0] if len(self.shape) == 1 else None
         if y.ndim == 1 and k == 1:
             y = xp.reshape(y, (-1, 1))
         if tuple(y.shape[1:]) != self.shape:
@@ -65,6 +51,43 @@ class Head:
             if lo < 0 or hi > 1:
                 raise InputError(f"{loss.name} needs targets in [0, 1]; {what} holds values from {lo:g} to {hi:g}.")
         return y
+
+    def _check_labels(self, y: Any, kind: str, xp: Any, what: str) -> Any:
+        """Return integer labels shaped like the outputs without their class axis, checked."""
+        loss, ax = self.loss, class_axis(self)
+        k = int(self.shape[ax])
+        want = tuple(d for i, d in enumerate(self.shape) if i != ax)
+        if y.ndim == len(self.shape) + 1 and y.shape[1 + ax] == 1:  # Keras squeezes a class axis of size 1
+            y = xp.reshape(y, (y.shape[0], *want))
+        if tuple(y.shape[1:]) != want:
+            shape = "(samples,)" if not want else f"(samples, {', '.join(map(str, want))})"
+            raise InputError(f"{loss.name} needs integer labels of shape {shape}, got {what} with shape "
+                             f"{tuple(y.shape)}: labels have the outputs' shape without their class axis. For "
+                             f"one-hot targets use 'categorical_crossentropy'.")
+        if kind == "float":
+            check_finite(y, xp, what)
+            if int(xp.sum(xp.astype(y != xp.round(y), xp.int64))):
+                raise InputError(f"{loss.name} needs integer class labels; {what} holds non-integer values.")
+        y = xp.astype(y, xp.int64)
+        ic = loss.ignore_class
+        bad = (y < 0) | (y >= k)
+        if ic is not None:
+            bad = bad & (y != ic)
+        if bool(xp.any(bad)):
+            # the range of the labels other than the ignored class
+            lo = int(xp.min(y if ic is None else xp.where(y == ic, xp.max(y), y)))
+            hi = int(xp.max(y if ic is None else xp.where(y == ic, xp.min(y), y)))
+            of = f"a model with {k} outputs" if not want else f"{k} classes"
+            also = "" if ic is None else f" (or {ic}, the ignore_class)"
+            raise InputError(f"Labels must be in 0..{k - 1} for {of}{also}; {what} holds values from {lo} to {hi}.")
+        return y
+
+
+def class_axis(head: Head) -> int:
+    """Return the index of the loss's class axis in the output's sample shape (the last by default)."""
+    n, a = len(head.shape), head.loss.axis
+    i = a + n if a < 0 else a - 1  # the loss's axis counts the batch axis
+    return i if 0 <= i < n else n - 1
 
 
 def _per_output(what: str, value: Any, names: list[str], default: Any) -> list[Any]:

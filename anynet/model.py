@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from anynet import architecture, passes, saving
+from anynet import architecture, backends, passes, saving
 from anynet.backend import resolve
 from anynet.callbacks import History
 from anynet.data import Data, prepare, sample_shape
@@ -87,6 +87,10 @@ class Model(Trainer, Weights):
             raise InputTypeError(f"A model name is a string, got {name!r}.")
         self.name, self.dtype = name, dtype
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+        if backend is not None:  # refuse an unknown or unusable backend here, not at the first fit
+            adapter = backends.get(backend).require()
+            if device is not None:
+                adapter.device(device)
         self._backend_arg, self._device_arg = backend, device
         seeds = np.random.SeedSequence(self.seed).spawn(3)
         self._init_seed = seeds[0]
@@ -246,9 +250,11 @@ class Model(Trainer, Weights):
 
     # -- parameters -------------------------------------------------------------------------
     # -- the passes -------------------------------------------------------------------------
-    def prepare(self, X: Any, y: Any = None) -> Data:
-        """Return X (and y) checked, cast to the model's dtype and placed on its device (see anynet.data)."""
-        return prepare(self, X, y)
+    def prepare(self, X: Any, y: Any = None, *, sample_weight: Any = None, class_weight: Any = None,
+                where: str = "") -> Data:
+        """Return X (and y, and sample weights) checked, cast to the model's dtype and placed on its
+        device (see anynet.data and anynet.weighting)."""
+        return prepare(self, X, y, sample_weight=sample_weight, class_weight=class_weight, where=where)
 
     def _shape_message(self, name: str, got: tuple[int, ...], want: tuple[int, ...], label: str) -> str:
         users = [n.layer for n in self._graph.nodes if any(t.name == name for t in n.inputs)]
@@ -267,9 +273,10 @@ class Model(Trainer, Weights):
                        getattr(p.xp, self.dtype))
 
     def value_and_grad(self, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...], ctx: Context, *,
-                       grad: bool = True) -> passes.Result:
-        """Return the :class:`~anynet.passes.Result` (loss, flat gradient, outputs, targets, per-output losses)."""
-        return passes.value_and_grad(self, theta, X, y, ctx, grad=grad)
+                       grad: bool = True, sample_weight: tuple[Any, ...] | None = None) -> passes.Result:
+        """Return the :class:`~anynet.passes.Result` (loss, flat gradient, outputs, targets, per-output
+        losses); ``sample_weight`` holds one weight array (or None) per output."""
+        return passes.value_and_grad(self, theta, X, y, ctx, grad=grad, sample_weight=sample_weight)
 
     def outputs_of(self, theta: Any, X: tuple[Any, ...], ctx: Context) -> list[Any]:
         """Return the model's outputs for prepared inputs X (a list, one array per output)."""
@@ -285,7 +292,7 @@ class Model(Trainer, Weights):
         self._require_compiled("loss_and_grad")
         data = X if isinstance(X, Data) else self.prepare(X, y)
         theta = self.params if theta is None else theta
-        r = self.value_and_grad(theta, data.X, data.y, self.context(training=training))
+        r = self.value_and_grad(theta, data.X, data.y, self.context(training=training), sample_weight=data.w)
         return r.loss, r.grad
 
     # -- files -----------------------------------------------------------------------------

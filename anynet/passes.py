@@ -70,11 +70,12 @@ def backward(graph: Any, tape: list[tuple[Any, Any, Slots]], dOut: dict[int, Any
 
 
 def value_and_grad(model: Any, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...], ctx: Any, *,
-                   grad: bool = True) -> Result:
+                   grad: bool = True, sample_weight: tuple[Any, ...] | None = None) -> Result:
     """Return the :class:`Result` of ``model``'s compiled losses at ``theta`` on prepared data.
 
     ``theta`` may have another floating dtype than the model's (the gradient check runs in
     float64); X is cast to it. Regularization penalties of the model's layers are included.
+    ``sample_weight`` holds one weight array (or None) per output, passed to its loss.
     """
     xp, graph, heads = ctx.xp, model._graph, model.heads
     X = tuple(xp.astype(x, theta.dtype) if x.dtype != theta.dtype else x for x in X)
@@ -83,13 +84,17 @@ def value_and_grad(model: Any, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...
                     {id(i) for i in graph.inputs})
     values, tape, views = forward(model, theta, X, ctx, raw)
     total, dOut, Ys, Ts, per = None, {}, [], [], []
-    for t, head, yk in zip(graph.outputs, heads, y):
+    weights = sample_weight if sample_weight is not None else (None,) * len(heads)
+    for t, head, yk, wk in zip(graph.outputs, heads, y, weights):
         H = values[id(t)]
-        T = head.loss.targets(yk, H.shape[-1] if H.ndim > 1 else 1, xp, theta.dtype)
+        T = head.loss.targets(yk, H.shape[head.loss.axis] if H.ndim > 1 else 1, xp, theta.dtype)
+        if wk is not None and wk.dtype != theta.dtype:
+            wk = xp.astype(wk, theta.dtype)
+        kw = {} if wk is None else {"sample_weight": wk}  # a loss of one's own may not take weights
         if id(t.node) in raw:
-            loss, dH, Y = head.loss.logits_value_and_grad(H, T, xp, kernels=ctx.kernels)  # kernels hook
+            loss, dH, Y = head.loss.logits_value_and_grad(H, T, xp, kernels=ctx.kernels, **kw)  # kernels hook
         else:
-            loss, dH = head.loss.value_and_grad(H, T, xp)
+            loss, dH = head.loss.value_and_grad(H, T, xp, **kw)
             Y = H
         w = head.weight
         total = (loss if w == 1.0 else loss * w) if total is None else total + (loss if w == 1.0 else loss * w)

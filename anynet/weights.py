@@ -18,7 +18,7 @@ import numpy as np
 
 from anynet import backends
 from anynet.backend import Placement, resolve, to_placement
-from anynet.errors import InputError
+from anynet.errors import InputError, InputTypeError
 from anynet.generators import Generators
 from anynet.graph import Graph
 from anynet.layers import Dense, Layer
@@ -143,8 +143,12 @@ class Weights:
         """Set the parameters from a flat vector such as scipy's ``res.x`` (any float dtype, host or device)."""
         self._require_built("set_flat_weights")
         src = backends.for_array(x)
-        host = src.to_numpy(x) if src is not None else np.asarray(x)
-        self.params = np.asarray(host, dtype=np.float64).astype(self.dtype)
+        host = np.asarray(src.to_numpy(x) if src is not None else x, dtype=np.float64)
+        _refuse_nonfinite(host, "set_flat_weights")
+        with np.errstate(over="ignore"):
+            flat = host.astype(self.dtype)
+        _refuse_nonfinite(flat, f"set_flat_weights: the weights in {self.dtype}")
+        self.params = flat
 
     def get_params_copy(self) -> Any:
         """Return a copy of the flat parameter vector on the model's device."""
@@ -183,7 +187,13 @@ class Weights:
             if tuple(a.shape) != s.shape:
                 name = self._layer_at(s.layer).name
                 raise InputError(f"set_weights: {name}.{s.name} has shape {s.shape}, got an array of shape {a.shape}.")
-            flat[s.offset:s.stop] = a.reshape(-1)
+            if a.dtype.kind not in "biuf":
+                raise InputTypeError(f"set_weights: {self._layer_at(s.layer).name}.{s.name} must hold real numbers, "
+                                     f"got an array of dtype {a.dtype}.")
+            _refuse_nonfinite(a, f"set_weights: {self._layer_at(s.layer).name}.{s.name}")
+            with np.errstate(over="ignore"):  # a value beyond the dtype's range becomes inf: refused next
+                flat[s.offset:s.stop] = a.reshape(-1)
+        _refuse_nonfinite(flat, f"set_weights: the weights in {self.dtype}")
         self.params = flat
 
     def _layer_at(self, i: int) -> Layer:
@@ -203,6 +213,15 @@ class Weights:
         self._own["placement"] = dst
         self.rng = Generators(dst.backend, self._dropout_seed, dst.device)
         return self
+
+
+def _refuse_nonfinite(a: np.ndarray, what: str) -> None:
+    """Raise InputError when the host array ``a`` holds NaN or infinity (or overflows the cast)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = int(np.count_nonzero(~np.isfinite(a))) if a.dtype.kind == "f" else 0
+    if bad:
+        raise InputError(f"{what} holds {bad} NaN or infinite value(s) (or values beyond the model's dtype); "
+                         f"weights must be finite numbers.")
 
 
 def _owner(layer: Layer) -> Weights | None:

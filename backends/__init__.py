@@ -19,6 +19,7 @@ names an adapter object (or a class, which is instantiated)::
 from __future__ import annotations
 
 import abc
+import contextlib
 import importlib
 import importlib.metadata
 import threading
@@ -148,6 +149,12 @@ class Backend(abc.ABC):
 
     def synchronize(self, device: Any = None) -> None:
         """Wait until the work queued on ``device`` has finished (no-op on the host)."""
+
+    def quiet(self) -> contextlib.AbstractContextManager[Any]:
+        """Return a context in which the library's floating-point warnings (overflow, invalid
+        value, division by zero) stay silent: used around computations whose non-finite
+        results anynet checks and reports itself. Libraries that do not warn need nothing."""
+        return contextlib.nullcontext()
 
     # -- randomness ------------------------------------------------------------------
     def rng(self, seed: int | None, device: Any = None) -> HostRNG:

@@ -52,5 +52,8 @@ class NumpyBackend(Backend):
         self.device(device)  # validates the name
         return np.asarray(a)
 
+    def quiet(self) -> Any:
+        return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
 
 adapter = NumpyBackend()

@@ -19,8 +19,8 @@ from anynet.datasets.ex4 import load_ex4
 from anynet.errors import (AnynetError, BackendError, BackendUnavailableError, InputError, InputTypeError,
                            NonFiniteOutputError, NotCompiledError, SaveFileError)
 
-# the overflow cases overflow on purpose
-pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+# the overflow cases overflow on purpose; anynet reports it, and the library must not warn as well
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # anynet reports overflow itself
 
 L = an.layers
 rng = np.random.default_rng(0)

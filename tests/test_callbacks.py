@@ -119,11 +119,14 @@ def test_terminate_on_nan(loss, capsys):
         cb.on_train_batch_end(3, {"loss": loss})
 
 
-def test_terminate_on_nan_stops_fit_when_batches_are_skipped():
-    """With on_nonfinite='skip', an epoch whose every batch went bad logs a NaN loss; the
-    callback ends training there."""
+def test_an_epoch_of_skipped_batches_stops_fit_before_any_callback():
+    """With on_nonfinite='skip', an epoch whose every batch went bad stops fit with an error
+    naming the epoch (it used to log a NaN loss for TerminateOnNaN to catch, or run on)."""
     m, X, y, _ = _model(an.optimizers.SGD(1e30))
-    with pytest.warns(RuntimeWarning):
-        h = m.fit(X * 1e20, y, epochs=5, batch_size=10, on_nonfinite="skip", callbacks=[TerminateOnNaN()],
-                  verbose=0)
-    assert len(h.epoch) < 5
+    seen = []
+    with pytest.warns(RuntimeWarning, match="update was skipped"):
+        with pytest.raises(NonFiniteLossError, match=r"Every batch of epoch \d+ \(\d+ of \d+\) gave a non-finite loss"):
+            m.fit(X * 1e20, y, epochs=5, batch_size=10, on_nonfinite="skip", callbacks=[
+                TerminateOnNaN(), an.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(logs))],
+                verbose=0)
+    assert all(np.isfinite(logs["loss"]) for logs in seen)

@@ -171,8 +171,9 @@ def test_build_refuses_shapes_it_cannot_read(shape, pattern):
 
 def test_public_methods_show_their_real_signatures():
     for method, names in [("fit", ["x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split",
-                                   "validation_data", "shuffle", "initial_epoch"]),
-                          ("evaluate", ["x", "y", "batch_size", "verbose", "return_dict"]),
+                                   "validation_data", "shuffle", "class_weight", "sample_weight",
+                                   "initial_epoch"]),
+                          ("evaluate", ["x", "y", "batch_size", "verbose", "sample_weight", "return_dict"]),
                           ("predict", ["x", "batch_size", "verbose"]),
                           ("compile", ["optimizer", "loss", "loss_weights", "metrics"])]:
         params = inspect.signature(getattr(an.Sequential, method)).parameters

@@ -126,12 +126,19 @@ def test_nonfinite_loss_stops_with_the_weights_from_before(backend, check_every)
 
 @pytest.mark.parametrize("check_every", [1, 4])
 def test_nonfinite_loss_can_be_skipped(backend, check_every):
+    """Bad batches are skipped with a warning; once every batch of an epoch was bad, fit stops
+    with an error naming that epoch (this model's weights grow until every batch overflows)."""
     m, X, y = _explode(backend, check_every)
+    seen = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        m.fit(put(backend, X), put(backend, y), epochs=6, batch_size=8, shuffle=False, verbose=0,
-              on_nonfinite="skip", check_every=check_every)
+        with pytest.raises(NonFiniteLossError, match=r"Every batch of epoch (\d+) \(8 of 8\) gave a non-finite") as e:
+            m.fit(put(backend, X), put(backend, y), epochs=6, batch_size=8, shuffle=False, verbose=0,
+                  on_nonfinite="skip", check_every=check_every,
+                  callbacks=[an.callbacks.LambdaCallback(on_epoch_end=lambda ep, logs: seen.append(ep))])
     assert any("update was skipped" in str(w.message) for w in caught)
+    assert not any(issubclass(w.category, RuntimeWarning) and "encountered" in str(w.message) for w in caught)
+    assert e.value.epoch == len(seen) and f"epoch {e.value.epoch + 1} " in str(e.value)
     assert np.all(np.isfinite(get(backend, m.params)))
 
 
