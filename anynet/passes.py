@@ -124,6 +124,8 @@ def value_and_grad(model: Any, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...
         if s.regularizer is not None and id(s) in own:
             G = G + s.regularizer.gradient(views[s.layer][s.name], xp)
         parts.append(xp.reshape(G, (-1,)))
+    if not parts:  # a model without parameters (only Dropout, Activation, ...): nothing to train
+        return Result(total, xp.zeros((0,), dtype=theta.dtype, device=_device(theta)), Ys, Ts, per)
     concat = ctx.kernels.get("flat_concat")  # kernels hook: the gradient into a buffer kept for the epoch
     return Result(total, concat(parts, ctx.scratch) if concat is not None else xp.concat(parts), Ys, Ts, per)
 

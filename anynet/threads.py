@@ -14,6 +14,11 @@ The setting, for every ``fit`` that does not pass ``threads=``::
     anynet.set_threads("system")   # leave the BLAS pools as they are
 
 Thread pools are reached through ``threadpoolctl``; nothing here names an array library.
+
+One trade-off: OpenBLAS splits some float32 products differently on one and on several
+threads, so their last bits differ. With ``"auto"`` a rerun on a machine whose load has
+changed may choose another count and so drift in the last bits; a fixed count (``1``)
+gives bit-identical reruns whatever the machine is doing.
 """
 
 from __future__ import annotations

@@ -56,3 +56,15 @@ def test_keras_fit_keywords_in_keras_order():
     h_ref = ref.fit(X, y, batch_size=12, epochs=1, verbose=0, shuffle=False, sample_weight=w)
     assert h.history == h_ref.history
     assert m.evaluate(X, y, None, 0, w) == ref.evaluate(X, y, verbose=0, sample_weight=w)
+
+
+def test_a_model_without_parameters_fits_evaluates_and_predicts():
+    """Keras trains such a model as a no-op; anynet did so too until the empty gradient broke concat."""
+    X = np.random.default_rng(0).normal(size=(20, 4)).astype("float32")
+    model = an.Sequential([an.Input((4,)), an.layers.Dropout(0.5)], seed=0)
+    model.compile("sgd", "mse")
+    history = model.fit(X, X, epochs=2, batch_size=8, verbose=0)
+    assert len(history.history["loss"]) == 2 and all(np.isfinite(history.history["loss"]))
+    assert model.count_params() == 0
+    np.testing.assert_array_equal(model.predict(X), X)  # Dropout is the identity at inference
+    assert model.evaluate(X, X, verbose=0) == 0.0
