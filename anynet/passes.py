@@ -90,18 +90,25 @@ def value_and_grad(model: Any, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...
         d = views[i] = {}
         for name, a, b, shape in entries:
             d[name] = theta[a:b] if shape is None else xp.reshape(theta[a:b], shape)
+    kernels = ctx.kernels
+    outs: dict[int, dict[str, Any]] = {}
+    if grad and plan.direct and ctx.scratch is not None:  # kernels hook: gradients written in place
+        buf = kernels["grad_buffer"](plan.size, dtype, ctx.scratch)
+        for i, entries in plan.direct.items():
+            outs[i] = {name: buf[a:b] if shape is None else xp.reshape(buf[a:b], shape)
+                       for name, a, b, shape in entries}
     tape: list[tuple[Any, Slots]] = []
     for layer, i, ins, out, multi, activate in plan.steps:
         P = Slots()
         shared = views.get(i)
         if shared is not None:
             P.values = shared
+            P.out = outs.get(i)
         Y, bp = layer.forward(P, [values[k] for k in ins] if multi else values[ins[0]], ctx, activate=activate)
         values[out] = Y
         tape.append((bp, P))
     total, dOut, Ys, Ts, per = None, [], [], [], []
     weights = sample_weight if sample_weight is not None else (None,) * len(plan.heads)
-    kernels = ctx.kernels
     for (k, head, raw), yk, wk in zip(plan.heads, y, weights):
         H = values[k]
         loss_fn = head.loss

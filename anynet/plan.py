@@ -20,7 +20,7 @@ __all__ = ["Plan", "plan_for"]
 class Plan:
     """The fixed structure of one model's training pass (see the module docstring)."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, kernels: Any = None) -> None:
         graph, heads, index = model._graph, model.heads, model._index
         self.key = (model, graph, heads, model.layout, index, model._source)
         inputs = {id(t): i for i, t in enumerate(graph.inputs)}
@@ -55,14 +55,21 @@ class Plan:
             if s.layer in used:
                 self.views.setdefault(s.layer, []).append(
                     (s.name, s.offset, s.stop, None if len(s.shape) == 1 else s.shape))
-        # heads: (output position, head, fused)
-        self.heads = [(slot[id(t)], h, id(t.node) in fused) for t, h in zip(graph.outputs, heads)]
         specs = model._own_specs()
         self.penalties = [s for s in specs if s.regularizer is not None]
         own = {id(s) for s in specs}
         calls: dict[int, list[int]] = {}  # layer index -> tape positions of its calls
         for k, (_, i, *_rest) in enumerate(self.steps):
             calls.setdefault(i, []).append(k)
+        # layers called once whose parameters are all this model's may have their gradients
+        # written straight into the flat gradient buffer, where the backend has the kernels
+        once = [i for i, ks in calls.items() if len(ks) == 1 and i in self.views]
+        can = kernels is not None and all(k in kernels for k in ("grad_buffer", "matmul_into", "sum_rows_into"))
+        self.size = model.layout.size
+        self.direct = {i: self.views[i] for i in once
+                       if all(id(s) in own for s in model.layout if s.layer == i)} if can else {}
+        # heads: (output position, head, fused)
+        self.heads = [(slot[id(t)], h, id(t.node) in fused) for t, h in zip(graph.outputs, heads)]
         # gradient assembly, in layout order: (spec, tape positions of its layer's calls, own)
         self.grads = [(s, tuple(calls.get(s.layer, ())) if id(s) in own else (), id(s) in own) for s in model.layout]
 
@@ -77,7 +84,7 @@ def plan_for(model: Any, ctx: Any) -> Plan:
     """Return the plan kept in ``ctx`` for ``model``, making it when missing or out of date."""
     plan = getattr(ctx, "plan", None)
     if plan is None or not plan.valid_for(model):
-        plan = Plan(model)
+        plan = Plan(model, getattr(ctx, "kernels", None))
         try:
             ctx.plan = plan
         except AttributeError:  # a context of another kind: plan every pass

@@ -162,10 +162,39 @@ def softmax_crossentropy(Z: np.ndarray, T: np.ndarray, norm: float) -> tuple[Any
 # -- data movement -------------------------------------------------------------------------------
 
 def flat_concat(parts: Sequence[np.ndarray], scratch: dict[Any, np.ndarray] | None = None) -> np.ndarray:
-    """Return the 1-D concatenation of ``parts`` (already flat), into a kept buffer where given one."""
+    """Return the 1-D concatenation of ``parts`` (already flat), into a kept buffer where given one.
+
+    Parts a layer already wrote into their place in that buffer (through :func:`grad_buffer`
+    and the ``*_into`` kernels) are not copied again.
+    """
     n = sum(int(p.shape[0]) for p in parts)
     out = _buffer(scratch, "flat_concat", (n,), parts[0].dtype)
-    return np.concatenate(parts, out=out)
+    if out is None or not any(p.base is out for p in parts):
+        return np.concatenate(parts, out=out)
+    start, o = out.__array_interface__["data"][0], 0
+    for p in parts:
+        k = int(p.shape[0])
+        if not (p.base is out and p.__array_interface__["data"][0] == start + o * out.itemsize
+                and p.strides == out.strides):
+            out[o:o + k] = p
+        o += k
+    return out
+
+
+def grad_buffer(n: int, dtype: Any, scratch: dict[Any, np.ndarray] | None) -> np.ndarray | None:
+    """Return the buffer :func:`flat_concat` gathers a gradient of ``n`` entries into (None without
+    ``scratch``), so a layer can write its gradients there in the first place."""
+    return _buffer(scratch, "flat_concat", (int(n),), dtype)
+
+
+def matmul_into(A: np.ndarray, B: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Return ``A @ B`` written into ``out`` (a view of the gradient buffer)."""
+    return np.matmul(A, B, out=out)
+
+
+def sum_rows_into(A: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Return ``A.sum(axis=0)`` written into ``out`` (a view of the gradient buffer)."""
+    return np.sum(A, axis=0, out=out)
 
 
 def take_rows(A: np.ndarray, idx: np.ndarray, scratch: dict[Any, np.ndarray] | None = None,
@@ -184,7 +213,8 @@ def kernels() -> dict[str, Any]:
     """Return the NumPy adapter's kernels by the names the core looks up."""
     return {"sgd_update": sgd_update, "rmsprop_update": rmsprop_update, "adam_update": adam_update,
             "bias_activation": bias_activation, "relu_backward": relu_backward,
-            "softmax_crossentropy": softmax_crossentropy, "flat_concat": flat_concat, "take_rows": take_rows}
+            "softmax_crossentropy": softmax_crossentropy, "flat_concat": flat_concat, "take_rows": take_rows,
+            "grad_buffer": grad_buffer, "matmul_into": matmul_into, "sum_rows_into": sum_rows_into}
 
 
 KERNELS = kernels()
