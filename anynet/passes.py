@@ -145,6 +145,7 @@ def value_and_grad(model: Any, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...
                 g = grads[t]
                 grads[t] = d if g is None else g + d
     parts = []
+    placed = bool(outs)  # every gradient already in its place in the buffer: nothing to gather
     for s, calls, own in plan.grads:
         name = s.name
         G = None
@@ -156,7 +157,12 @@ def value_and_grad(model: Any, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...
             G = xp.zeros(s.shape, dtype=dtype, device=_device(theta))
         if own and s.regularizer is not None:
             G = G + s.regularizer.gradient(views[s.layer][name], xp)
+        if placed:
+            o = outs.get(s.layer)
+            placed = o is not None and o.get(name) is G
         parts.append(xp.reshape(G, (-1,)) if G.ndim != 1 else G)
+    if placed:
+        return Result(total, buf, Ys, Ts, per)
     concat = kernels.get("flat_concat")  # kernels hook: the gradient into a buffer kept for the epoch
     return Result(total, concat(parts, ctx.scratch) if concat is not None else xp.concat(parts), Ys, Ts, per)
 

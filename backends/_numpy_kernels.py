@@ -162,23 +162,10 @@ def softmax_crossentropy(Z: np.ndarray, T: np.ndarray, norm: float) -> tuple[Any
 # -- data movement -------------------------------------------------------------------------------
 
 def flat_concat(parts: Sequence[np.ndarray], scratch: dict[Any, np.ndarray] | None = None) -> np.ndarray:
-    """Return the 1-D concatenation of ``parts`` (already flat), into a kept buffer where given one.
-
-    Parts a layer already wrote into their place in that buffer (through :func:`grad_buffer`
-    and the ``*_into`` kernels) are not copied again.
-    """
+    """Return the 1-D concatenation of ``parts`` (already flat), into a kept buffer where given one."""
     n = sum(int(p.shape[0]) for p in parts)
     out = _buffer(scratch, "flat_concat", (n,), parts[0].dtype)
-    if out is None or not any(p.base is out for p in parts):
-        return np.concatenate(parts, out=out)
-    start, o = out.__array_interface__["data"][0], 0
-    for p in parts:
-        k = int(p.shape[0])
-        if not (p.base is out and p.__array_interface__["data"][0] == start + o * out.itemsize
-                and p.strides == out.strides):
-            out[o:o + k] = p
-        o += k
-    return out
+    return np.concatenate(parts, out=out)
 
 
 def grad_buffer(n: int, dtype: Any, scratch: dict[Any, np.ndarray] | None) -> np.ndarray | None:
