@@ -94,9 +94,13 @@ def value_and_grad(model: Any, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...
     outs: dict[int, dict[str, Any]] = {}
     if grad and plan.direct and ctx.scratch is not None:  # kernels hook: gradients written in place
         buf = kernels["grad_buffer"](plan.size, dtype, ctx.scratch)
-        for i, entries in plan.direct.items():
-            outs[i] = {name: buf[a:b] if shape is None else xp.reshape(buf[a:b], shape)
-                       for name, a, b, shape in entries}
+        if plan.placed is not None and plan.placed[0] is buf:  # the same buffer as the last batch's
+            outs = plan.placed[1]
+        else:
+            for i, entries in plan.direct.items():
+                outs[i] = {name: buf[a:b] if shape is None else xp.reshape(buf[a:b], shape)
+                           for name, a, b, shape in entries}
+            plan.placed = (buf, outs)
     tape: list[tuple[Any, Slots]] = []
     for layer, i, ins, out, multi, activate in plan.steps:
         P = Slots()

@@ -68,6 +68,8 @@ class Plan:
         self.size = model.layout.size
         self.direct = {i: self.views[i] for i in once
                        if all(id(s) in own for s in model.layout if s.layer == i)} if can else {}
+        # (buffer, its views by layer) of the last pass that wrote gradients in place
+        self.placed: tuple[Any, dict[int, dict[str, Any]]] | None = None
         # heads: (output position, head, fused)
         self.heads = [(slot[id(t)], h, id(t.node) in fused) for t, h in zip(graph.outputs, heads)]
         # gradient assembly, in layout order: (spec, tape positions of its layer's calls, own)
