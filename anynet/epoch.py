@@ -92,6 +92,7 @@ class Epoch:
         self.decay_mask = model.decay_mask() if opt.needs_decay_mask else None
         self.segments = model.layout.segments() if opt.needs_segments else None
         self.names = log_names(model)
+        self.loss_only = len(self.names) == 1 and len(model.heads) == 1
         self.sums: list[Any] = [0.0] * len(self.names)
         self.counts = [0] * len(self.names)
         self.skipped: list[int] = []
@@ -104,25 +105,40 @@ class Epoch:
 
     def _step(self, j: int, check: bool) -> Any:
         """Run batch j; return its loss (a 0-d device array), or None if it was refused."""
-        model, xp = self.model, self.xp
         batch = self._batch(j)
         nb = batch.n
-        for cb in self.batch_cbs:
+        cbs = self.batch_cbs
+        if not cbs:  # run() silenced the library's warnings once, around all the steps
+            return self._core(j, batch, nb, check)
+        for cb in cbs:
             cb.on_train_batch_begin(j, {"batch": j, "size": nb})
         with self.backend.quiet():  # a non-finite loss is checked and reported below, in words
-            r = model.value_and_grad(model.params, batch.X, batch.y, self.ctx, sample_weight=batch.w)
-            if check and not math.isfinite(float(r.loss)):
-                self._bad(j, float(r.loss))
-                return None
-            model.optimizer.update(model.params, r.grad, model.opt_state, xp, kernels=self.ctx.kernels,
-                                   decay_mask=self.decay_mask, segments=self.segments)
-            for i, (v, c) in enumerate(batch_values(model, r, nb, xp, batch.w)):
-                self.sums[i], self.counts[i] = self.sums[i] + v, self.counts[i] + c
-        for cb in self.batch_cbs:
+            loss = self._core(j, batch, nb, check)
+        if loss is None:
+            return None
+        for cb in cbs:
             cb.on_train_batch_end(j, {"batch": j, "size": nb})
+        return loss
+
+    def _core(self, j: int, batch: Data, nb: int, check: bool) -> Any:
+        """Run batch j's pass and update; add its logs; return its loss, or None if it was refused."""
+        model, xp = self.model, self.xp
+        r = model.value_and_grad(model.params, batch.X, batch.y, self.ctx, sample_weight=batch.w)
+        if check and not math.isfinite(float(r.loss)):
+            self._bad(j, float(r.loss))
+            return None
+        model.optimizer.update(model.params, r.grad, model.opt_state, xp, kernels=self.ctx.kernels,
+                               decay_mask=self.decay_mask, segments=self.segments)
+        sums, counts = self.sums, self.counts
+        if self.loss_only:  # one output, no metrics: the loss is the only log
+            sums[0], counts[0] = sums[0] + r.loss * nb, counts[0] + nb
+            return r.loss
+        for i, (v, c) in enumerate(batch_values(model, r, nb, xp, batch.w)):
+            sums[i], counts[i] = sums[i] + v, counts[i] + c
         return r.loss
 
-    def _bad(self, j: int, value: float) -> None:
+    def _bad(self, j: int, value: float, stacklevel: int = 7) -> None:
+        # stacklevel: the warning points at the line that called fit (_bad, _core, _step, _steps, run, fit)
         where = f"epoch {self.epoch + 1}, batch {j + 1} of {self.steps}"
         if self.on_nonfinite == "raise":
             raise NonFiniteLossError(
@@ -130,7 +146,7 @@ class Epoch:
                 f"from before that batch. Try a lower learning rate or check the data; "
                 f"fit(..., on_nonfinite='skip') leaves such batches out instead.", epoch=self.epoch, batch=j)
         warnings.warn(f"The loss became {value} at {where}; that batch's update was skipped.",
-                      RuntimeWarning, stacklevel=5)
+                      RuntimeWarning, stacklevel=stacklevel)
         self.skipped.append(j)
 
     def _snapshot(self) -> tuple:
@@ -146,6 +162,15 @@ class Epoch:
         self.sums, self.counts = sums, counts
 
     def run(self) -> dict[str, float]:
+        if self.batch_cbs:  # each step silences the warnings itself, leaving the callbacks outside
+            self._steps()
+        else:
+            with self.backend.quiet():  # a non-finite loss is checked and reported, in words
+                self._steps()
+        with self.backend.quiet():
+            return read_logs(self.model, self.names, self.sums, self.counts)
+
+    def _steps(self) -> None:
         j = 0
         while j < self.steps:
             if self.k == 1:
@@ -163,7 +188,7 @@ class Epoch:
             self._restore(snap)
             for i in range(j, j + bad):  # replay exactly what came before the bad batch
                 self._step(i, check=False)
-            self._bad(j + bad, float(values[bad]))
+            self._bad(j + bad, float(values[bad]), stacklevel=5)
             j = j + bad + 1
         if len(self.skipped) == self.steps:
             raise NonFiniteLossError(
@@ -171,5 +196,3 @@ class Epoch:
                 f"skipped, so the epoch learned nothing; training stopped. The model keeps its (finite) weights. "
                 f"Try a lower learning rate, scale the inputs, or check the data.", epoch=self.epoch,
                 batch=self.steps - 1)
-        with self.backend.quiet():
-            return read_logs(self.model, self.names, self.sums, self.counts)

@@ -115,13 +115,19 @@ class Layout:
 
 
 class Slots:
-    """A layer's parameters for one pass: ``P["W"]`` reads a view, backprop writes ``P.grads["W"]``."""
+    """A layer's parameters for one pass: ``P["W"]`` reads a view, backprop writes ``P.grads["W"]``.
 
-    __slots__ = ("values", "grads")
+    ``out``, where the training loop gives it, maps a parameter's name to the place in the
+    flat gradient buffer its gradient goes (a layer with a kernel to write there may; the
+    gradient is gathered from ``grads`` either way).
+    """
+
+    __slots__ = ("values", "grads", "out")
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
+        self.out: dict[str, Any] | None = None
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from anynet.params import Slots
+from anynet.plan import plan_for
 
 __all__ = ["forward", "backward", "Result", "value_and_grad"]
 
@@ -76,57 +77,99 @@ def value_and_grad(model: Any, theta: Any, X: tuple[Any, ...], y: tuple[Any, ...
     ``theta`` may have another floating dtype than the model's (the gradient check runs in
     float64); X is cast to it. Regularization penalties of the model's layers are included.
     ``sample_weight`` holds one weight array (or None) per output, passed to its loss.
+    The graph walk is :func:`forward` and :func:`backward` with the bookkeeping done once,
+    in a :class:`~anynet.plan.Plan` the context keeps.
     """
-    xp, graph, heads = ctx.xp, model._graph, model.heads
-    X = tuple(xp.astype(x, theta.dtype) if x.dtype != theta.dtype else x for x in X)
-    raw = frozenset(id(t.node) for t, h in zip(graph.outputs, heads)
-                    if h.fused and not graph.consumers.get(id(t)) and id(t.node.output) not in
-                    {id(i) for i in graph.inputs})
-    values, tape, views = forward(model, theta, X, ctx, raw)
-    total, dOut, Ys, Ts, per = None, {}, [], [], []
-    weights = sample_weight if sample_weight is not None else (None,) * len(heads)
-    for t, head, yk, wk in zip(graph.outputs, heads, y, weights):
-        H = values[id(t)]
-        T = head.loss.targets(yk, H.shape[head.loss.axis] if H.ndim > 1 else 1, xp, theta.dtype)
-        if wk is not None and wk.dtype != theta.dtype:
-            wk = xp.astype(wk, theta.dtype)
-        kw = {} if wk is None else {"sample_weight": wk}  # a loss of one's own may not take weights
-        if id(t.node) in raw:
-            loss, dH, Y = head.loss.logits_value_and_grad(H, T, xp, kernels=ctx.kernels, **kw)  # kernels hook
+    xp, plan = ctx.xp, plan_for(model, ctx)
+    dtype = theta.dtype
+    values: list[Any] = [None] * plan.n_tensors
+    for i, x in enumerate(X):
+        values[i] = xp.astype(x, dtype) if x.dtype != dtype else x
+    views: dict[int, dict[str, Any]] = {}
+    for i, entries in plan.views.items():
+        d = views[i] = {}
+        for name, a, b, shape in entries:
+            d[name] = theta[a:b] if shape is None else xp.reshape(theta[a:b], shape)
+    kernels = ctx.kernels
+    outs: dict[int, dict[str, Any]] = {}
+    if grad and plan.direct and ctx.scratch is not None:  # kernels hook: gradients written in place
+        buf = kernels["grad_buffer"](plan.size, dtype, ctx.scratch)
+        if plan.placed is not None and plan.placed[0] is buf:  # the same buffer as the last batch's
+            outs = plan.placed[1]
         else:
-            loss, dH = head.loss.value_and_grad(H, T, xp, **kw)
+            for i, entries in plan.direct.items():
+                outs[i] = {name: buf[a:b] if shape is None else xp.reshape(buf[a:b], shape)
+                           for name, a, b, shape in entries}
+            plan.placed = (buf, outs)
+    tape: list[tuple[Any, Slots]] = []
+    for layer, i, ins, out, multi, activate in plan.steps:
+        P = Slots()
+        shared = views.get(i)
+        if shared is not None:
+            P.values = shared
+            P.out = outs.get(i)
+        Y, bp = layer.forward(P, [values[k] for k in ins] if multi else values[ins[0]], ctx, activate=activate)
+        values[out] = Y
+        tape.append((bp, P))
+    total, dOut, Ys, Ts, per = None, [], [], [], []
+    weights = sample_weight if sample_weight is not None else (None,) * len(plan.heads)
+    for (k, head, raw), yk, wk in zip(plan.heads, y, weights):
+        H = values[k]
+        loss_fn = head.loss
+        T = loss_fn.targets(yk, H.shape[loss_fn.axis] if H.ndim > 1 else 1, xp, dtype)
+        if wk is not None and wk.dtype != dtype:
+            wk = xp.astype(wk, dtype)
+        kw = {} if wk is None else {"sample_weight": wk}  # a loss of one's own may not take weights
+        if raw:
+            loss, dH, Y = loss_fn.logits_value_and_grad(H, T, xp, kernels=kernels, **kw)  # kernels hook
+        else:
+            loss, dH = loss_fn.value_and_grad(H, T, xp, **kw)
             Y = H
         w = head.weight
         total = (loss if w == 1.0 else loss * w) if total is None else total + (loss if w == 1.0 else loss * w)
-        dOut[id(t)] = dH if w == 1.0 else dH * w
+        dOut.append((k, dH if w == 1.0 else dH * w))
         Ys.append(Y), Ts.append(T), per.append(loss)
-    specs = model._own_specs()
-    for s in specs:
-        if s.regularizer is not None:
-            total = total + s.regularizer.penalty(views[s.layer][s.name], xp)
+    for s in plan.penalties:
+        total = total + s.regularizer.penalty(views[s.layer][s.name], xp)
     if not grad:
         return Result(total, None, Ys, Ts, per)
-    backward(graph, tape, dOut)
-    by_layer: dict[int, list[Slots]] = {}
-    for node, _, P in tape:
-        if P.grads:
-            by_layer.setdefault(model._index[id(node.layer)], []).append(P)
-    own = {id(s) for s in specs}
+    grads: list[Any] = [None] * plan.n_tensors
+    for k, d in dOut:
+        grads[k] = d
+    for j, out, ins, need, any_need, multi in plan.back:
+        dY = grads[out]
+        if dY is None:
+            continue
+        grads[out] = None
+        dX = tape[j][0](dY, any_need)
+        if not any_need:
+            continue
+        for t, d, n in zip(ins, dX if multi else (dX,), need):
+            if n and d is not None:
+                g = grads[t]
+                grads[t] = d if g is None else g + d
     parts = []
-    for s in model.layout:
-        got = [P.grads[s.name] for P in by_layer.get(s.layer, ()) if s.name in P.grads] if id(s) in own else []
-        if not got:
-            G = xp.zeros(s.shape, dtype=theta.dtype, device=_device(theta))
-        else:
-            G = got[0]
-            for g in got[1:]:
-                G = G + g
-        if s.regularizer is not None and id(s) in own:
-            G = G + s.regularizer.gradient(views[s.layer][s.name], xp)
-        parts.append(xp.reshape(G, (-1,)))
+    placed = bool(outs)  # every gradient already in its place in the buffer: nothing to gather
+    for s, calls, own in plan.grads:
+        name = s.name
+        G = None
+        for c in calls:
+            got = tape[c][1].grads.get(name)
+            if got is not None:
+                G = got if G is None else G + got
+        if G is None:
+            G = xp.zeros(s.shape, dtype=dtype, device=_device(theta))
+        if own and s.regularizer is not None:
+            G = G + s.regularizer.gradient(views[s.layer][name], xp)
+        if placed:
+            o = outs.get(s.layer)
+            placed = o is not None and o.get(name) is G
+        parts.append(xp.reshape(G, (-1,)) if G.ndim != 1 else G)
+    if placed:
+        return Result(total, buf, Ys, Ts, per)
     if not parts:  # a model without parameters (only Dropout, Activation, ...): nothing to train
-        return Result(total, xp.zeros((0,), dtype=theta.dtype, device=_device(theta)), Ys, Ts, per)
-    concat = ctx.kernels.get("flat_concat")  # kernels hook: the gradient into a buffer kept for the epoch
+        return Result(total, xp.zeros((0,), dtype=dtype, device=_device(theta)), Ys, Ts, per)
+    concat = kernels.get("flat_concat")  # kernels hook: the gradient into a buffer kept for the epoch
     return Result(total, concat(parts, ctx.scratch) if concat is not None else xp.concat(parts), Ys, Ts, per)
 
 

@@ -168,6 +168,22 @@ def flat_concat(parts: Sequence[np.ndarray], scratch: dict[Any, np.ndarray] | No
     return np.concatenate(parts, out=out)
 
 
+def grad_buffer(n: int, dtype: Any, scratch: dict[Any, np.ndarray] | None) -> np.ndarray | None:
+    """Return the buffer :func:`flat_concat` gathers a gradient of ``n`` entries into (None without
+    ``scratch``), so a layer can write its gradients there in the first place."""
+    return _buffer(scratch, "flat_concat", (int(n),), dtype)
+
+
+def matmul_into(A: np.ndarray, B: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Return ``A @ B`` written into ``out`` (a view of the gradient buffer)."""
+    return np.matmul(A, B, out=out)
+
+
+def sum_rows_into(A: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Return ``A.sum(axis=0)`` written into ``out`` (a view of the gradient buffer)."""
+    return np.sum(A, axis=0, out=out)
+
+
 def take_rows(A: np.ndarray, idx: np.ndarray, scratch: dict[Any, np.ndarray] | None = None,
               name: str = "rows") -> np.ndarray:
     """Return ``A[idx]`` along axis 0, gathered into a kept buffer where given one.
@@ -184,7 +200,8 @@ def kernels() -> dict[str, Any]:
     """Return the NumPy adapter's kernels by the names the core looks up."""
     return {"sgd_update": sgd_update, "rmsprop_update": rmsprop_update, "adam_update": adam_update,
             "bias_activation": bias_activation, "relu_backward": relu_backward,
-            "softmax_crossentropy": softmax_crossentropy, "flat_concat": flat_concat, "take_rows": take_rows}
+            "softmax_crossentropy": softmax_crossentropy, "flat_concat": flat_concat, "take_rows": take_rows,
+            "grad_buffer": grad_buffer, "matmul_into": matmul_into, "sum_rows_into": sum_rows_into}
 
 
 KERNELS = kernels()

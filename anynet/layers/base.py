@@ -35,6 +35,7 @@ class Context:
     kernels: dict[str, Any] = field(default_factory=dict)
     dtype: Any = None
     scratch: dict[Any, Any] | None = None  # buffers kernels may reuse across batches (the training loop's only)
+    plan: Any = None                       # the pass's bookkeeping, made once (anynet.plan)
 
 
 def _shape(name: str, value: Any) -> tuple[int, ...]:

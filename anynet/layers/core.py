@@ -97,9 +97,15 @@ class Dense(Layer):
             dZ = act.backward(dY, Z, Y, xp, ctx.kernels) if activate else dY
             # Every position along the leading axes is one more sample for W and b.
             X2, dZ2 = (X, dZ) if X.ndim == 2 else (xp.reshape(X, (-1, W.shape[0])), xp.reshape(dZ, (-1, W.shape[1])))
-            P.grads["W"] = xp.matmul(X2.T, dZ2)
-            if self.use_bias:
-                P.grads["b"] = xp.sum(dZ2, axis=0)
+            out = P.out  # kernels hook: the gradient buffer's places for W and b, in the training loop
+            if out is None:
+                P.grads["W"] = xp.matmul(X2.T, dZ2)
+                if self.use_bias:
+                    P.grads["b"] = xp.sum(dZ2, axis=0)
+            else:
+                P.grads["W"] = ctx.kernels["matmul_into"](X2.T, dZ2, out["W"])
+                if self.use_bias:
+                    P.grads["b"] = ctx.kernels["sum_rows_into"](dZ2, out["b"])
             return xp.matmul(dZ, W.T) if need_dX else None
 
         return Y, backprop

@@ -27,7 +27,7 @@ from ._helpers import TOL, assert_close, get, put
 # Every kernel name some adapter may offer and checked here; the elementwise activation
 # kernels ("sigmoid") are checked in test_adapter.py.
 CHECKED = {"sgd_update", "rmsprop_update", "adam_update", "bias_activation", "relu_backward",
-           "softmax_crossentropy", "flat_concat", "take_rows"}
+           "softmax_crossentropy", "flat_concat", "take_rows", "grad_buffer", "matmul_into", "sum_rows_into"}
 # Checked against the portable window code in test_conv.py, for every name in its WINDOW_OPS
 # (read from its source here: importing it would skip this file where torch is missing).
 CHECKED_IN_TEST_CONV = {"conv2d", "max_pool2d", "sum_pool2d"}
@@ -266,6 +266,26 @@ def test_flat_concat_matches_concat_and_reuses_its_buffer(backend: Placement):
     again = kernel([p * 2 for p in parts], scratch)
     np.testing.assert_array_equal(get(backend, again), expected * 2)
     assert again is first  # the same buffer, batch after batch
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gradients_written_into_the_buffer_equal_the_portable_ones_bit_for_bit(backend: Placement, dtype):
+    buffer, into, rows = (_kernel(backend, n) for n in ("grad_buffer", "matmul_into", "sum_rows_into"))
+    xp = backend.xp
+    rng = np.random.default_rng(5)
+    X, dZ = (put(backend, rng.normal(size=s).astype(dtype)) for s in ((9, 6), (9, 4)))
+    assert buffer(30, getattr(xp, dtype), None) is None  # no scratch: nothing kept
+    scratch: dict = {}
+    buf = buffer(30, getattr(xp, dtype), scratch)
+    assert buffer(30, getattr(xp, dtype), scratch) is buf
+    gW, gb = xp.reshape(buf[:24], (6, 4)), buf[24:28]
+    assert into(X.T, dZ, gW) is gW and rows(dZ, gb) is gb
+    np.testing.assert_array_equal(get(backend, gW), get(backend, xp.matmul(X.T, dZ)))
+    np.testing.assert_array_equal(get(backend, gb), get(backend, xp.sum(dZ, axis=0)))
+    np.testing.assert_array_equal(get(backend, buf[:28]), np.concatenate([get(backend, xp.matmul(X.T, dZ)).ravel(),
+                                                                           get(backend, xp.sum(dZ, axis=0))]))
+    # flat_concat gathers into the same buffer
+    assert _kernel(backend, "flat_concat")([xp.reshape(gW, (-1,)), gb, buf[28:]], scratch) is buf
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int64"])
