@@ -218,7 +218,9 @@ class MeasuredThreads(FitThreads):
         recent = _recent.get(self.key) if self.key is not None else None
         recheck = self._chooser_args.get("recheck_after", 5.0)
         start = recent[0] if recent is not None and self.timer() - recent[1] < recheck else None
-        self.chooser = Chooser(candidates(self.pools.maximum()), self.pools.set, timer=self.timer,
+        # The largest count first: a fit too short to finish measuring then runs as the
+        # system would have run it, rather than on one thread.
+        self.chooser = Chooser(candidates(self.pools.maximum())[::-1], self.pools.set, timer=self.timer,
                                start_with=start, **self._chooser_args)
         return self
 
