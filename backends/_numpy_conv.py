@@ -146,13 +146,11 @@ def _pool_taps(X: np.ndarray, pool: Pair, strides: Pair, pads: Any, fill: float
     return Xp, [(i, j) for i in range(pool[0]) for j in range(pool[1])], out
 
 
-def max_pool2d(X: np.ndarray, pool: Pair, strides: Pair, pads: Any, xp: Any = None) -> tuple[np.ndarray, Callable]:
-    """Return ``(Y, backward)``: Y (n, Ho, Wo, C) the maximum of each window (padding never wins);
-    ``backward(dY)`` returns dX, each window's gradient sent to its first maximum (row-major)."""
-    low = -np.inf if np.issubdtype(X.dtype, np.floating) else np.iinfo(X.dtype).min
-    Xp, taps, out = _pool_taps(X, pool, strides, pads, low)
-    n, C = X.shape[0], X.shape[3]
-    Y = workspace.empty((n, *out, C), X.dtype)
+def _running(op: Any, Xp: np.ndarray, taps: Any, strides: Pair, out: Any, n: int, C: int,
+             dtype: Any) -> tuple[np.ndarray, int]:
+    """Return ``(Y, bytes of one padded sample)``: Y (n, Ho, Wo, C) folds ``op`` (np.maximum,
+    np.add) over the window taps, in place, a cache-sized slice of the batch at a time."""
+    Y = workspace.empty((n, *out, C), dtype)
     sample = Xp[0].nbytes
     for b in _slices(n, sample):
         Xb, Yb = Xp[b], Y[b]
@@ -160,7 +158,17 @@ def max_pool2d(X: np.ndarray, pool: Pair, strides: Pair, pads: Any, xp: Any = No
         if len(taps) == 1:
             np.copyto(Yb, first)
         for t, (i, j) in enumerate(taps[1:]):
-            np.maximum(first if t == 0 else Yb, _tap(Xb, i, j, strides, out), out=Yb)
+            op(first if t == 0 else Yb, _tap(Xb, i, j, strides, out), out=Yb)
+    return Y, sample
+
+
+def max_pool2d(X: np.ndarray, pool: Pair, strides: Pair, pads: Any, xp: Any = None) -> tuple[np.ndarray, Callable]:
+    """Return ``(Y, backward)``: Y (n, Ho, Wo, C) the maximum of each window (padding never wins);
+    ``backward(dY)`` returns dX, each window's gradient sent to its first maximum (row-major)."""
+    low = -np.inf if np.issubdtype(X.dtype, np.floating) else np.iinfo(X.dtype).min
+    Xp, taps, out = _pool_taps(X, pool, strides, pads, low)
+    n, C = X.shape[0], X.shape[3]
+    Y, sample = _running(np.maximum, Xp, taps, strides, out, n, C, X.dtype)
 
     def backward(dY: np.ndarray) -> np.ndarray:
         dXp = workspace.empty(Xp.shape, dY.dtype)
@@ -194,15 +202,7 @@ def sum_pool2d(X: np.ndarray, pool: Pair, strides: Pair, pads: Any, xp: Any = No
     ``backward(dY)`` returns dX."""
     Xp, taps, out = _pool_taps(X, pool, strides, pads, 0.0)
     n, C = X.shape[0], X.shape[3]
-    Y = workspace.empty((n, *out, C), X.dtype)
-    sample = Xp[0].nbytes
-    for b in _slices(n, sample):
-        Xb, Yb = Xp[b], Y[b]
-        first = _tap(Xb, *taps[0], strides, out)
-        if len(taps) == 1:
-            np.copyto(Yb, first)
-        for t, (i, j) in enumerate(taps[1:]):
-            np.add(first if t == 0 else Yb, _tap(Xb, i, j, strides, out), out=Yb)
+    Y, sample = _running(np.add, Xp, taps, strides, out, n, C, X.dtype)
 
     def backward(dY: np.ndarray) -> np.ndarray:
         dXp = workspace.empty(Xp.shape, dY.dtype)

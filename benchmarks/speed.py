@@ -29,6 +29,7 @@ import numpy as np
 
 from benchmarks.common import Row, median_time
 from benchmarks.mlp import D, K, N, NumpyMLP, anynet_epoch, data, torch_epoch
+from benchmarks.overhead import blas_seconds
 
 BATCHES = (10, 128, 1024)
 WIDTHS = (64, 256, 1024, 4096)
@@ -37,18 +38,7 @@ SCALING_BATCHES = (10, 128, 1024, 4096)
 
 def floor_seconds(batch: int, steps: int, hidden: int) -> float:
     """Return the median seconds of ``steps`` repetitions of the step's five matrix products."""
-    rng = np.random.default_rng(0)
-    X = rng.random((batch, D), dtype=np.float32)
-    W1 = rng.random((D, hidden), dtype=np.float32)
-    W2 = rng.random((hidden, K), dtype=np.float32)
-    A1 = rng.random((batch, hidden), dtype=np.float32)
-    dZ2 = rng.random((batch, K), dtype=np.float32)
-
-    def products() -> None:
-        for _ in range(steps):
-            X @ W1, A1 @ W2, A1.T @ dZ2, dZ2 @ W2.T, X.T @ A1
-
-    return float(np.median(median_time(products, repeats=3)))
+    return blas_seconds(batch, steps, hidden)
 
 
 def _contenders(optimizer: str, X: np.ndarray, y: np.ndarray, batch: int, hidden: int) -> dict[str, Callable[[], Any]]:
