@@ -17,7 +17,7 @@ from anynet.graph import symbolic
 from anynet.validation import as_data_array, check_finite
 from anynet.weighting import sample_weights
 
-__all__ = ["Data", "split", "prepare", "sample_shape", "Labels"]
+__all__ = ["Data", "split", "prepare", "sample_shape", "Labels", "image_hint"]
 
 
 @dataclass(frozen=True)
@@ -188,3 +188,17 @@ def _cast(arr: Any, dtype: Any, xp: Any, p: Any, name: str, dtype_name: str) -> 
         raise InputError(f"{name} holds values up to {big:.3g}, beyond the range of the model's {dtype_name} "
                          f"(about {float(xp.finfo(dtype).max):.3g}); scale the data or use dtype='float64'.") from None
     return out
+
+
+def image_hint(want: tuple[int, ...], got: tuple[int, ...]) -> str:
+    """Return how to turn X into the (height, width, channels) samples an image model expects, or ''."""
+    if len(want) != 3:
+        return ""
+    h, w, c = want
+    if got[1:] == (c, h, w):
+        return " anynet is channels last; transpose channels-first data with np.transpose(X, (0, 2, 3, 1))."
+    if got[1:] == (h, w) and c == 1:
+        return " Add the channels axis: X[..., None]."
+    if got[1:] == (h * w * c,):
+        return f" Reshape the rows into images: X.reshape(-1, {h}, {w}, {c})."
+    return ""

@@ -21,15 +21,14 @@ import numpy as np
 from anynet import architecture, backends, passes, saving
 from anynet.backend import resolve
 from anynet.callbacks import History
-from anynet.data import Data, prepare, sample_shape
+from anynet.data import Data, image_hint, prepare, sample_shape
 from anynet.errors import InputError, InputTypeError, NotCompiledError, SaveFileError
 from anynet.generators import Generators
 from anynet.graph import Graph, SymbolicTensor
 from anynet.heads import Head, make_heads
 from anynet.layers import Context, Dense, Layer
-from anynet.params import Layout
 from anynet.registry import LAYERS, decode
-from anynet.summary import summary_lines
+from anynet.summary import layer_rows, summary_lines
 from anynet.training import Trainer
 from anynet.validation import check_int, shape_of
 from anynet.weights import Weights
@@ -37,20 +36,6 @@ from anynet.weights import Weights
 __all__ = ["Model", "Data", "load"]
 
 _DTYPES = ("float32", "float64")
-
-
-def _image_hint(want: tuple[int, ...], got: tuple[int, ...]) -> str:
-    """Return how to turn X into the (height, width, channels) samples an image model expects, or ''."""
-    if len(want) != 3:
-        return ""
-    h, w, c = want
-    if got[1:] == (c, h, w):
-        return " anynet is channels last; transpose channels-first data with np.transpose(X, (0, 2, 3, 1))."
-    if got[1:] == (h, w) and c == 1:
-        return " Add the channels axis: X[..., None]."
-    if got[1:] == (h * w * c,):
-        return f" Reshape the rows into images: X.reshape(-1, {h}, {w}, {c})."
-    return ""
 
 
 class Model(Trainer, Weights):
@@ -264,7 +249,7 @@ class Model(Trainer, Weights):
         if len(got) == len(want) and tuple(got) == want:
             return (f"The model expects a batch of samples of shape {want}, got {label} with shape {got}: one "
                     f"sample without a batch axis. Add one: {label}[None] or reshape(1, -1).")
-        return f"The model expects samples of shape {want}, got {label} with shape {got}.{_image_hint(want, got)}"
+        return f"The model expects samples of shape {want}, got {label} with shape {got}.{image_hint(want, got)}"
 
     def context(self, *, training: bool = False, rng: Any = None) -> Context:
         """Return the Context of a pass on this model's placement."""
@@ -326,16 +311,7 @@ class Model(Trainer, Weights):
     # -- description -----------------------------------------------------------------------
     def _layer_rows(self) -> list[tuple[Layer, list[Any], int]]:
         """Return ``(layer, its calls in this graph, parameter count)`` per layer, from shapes alone."""
-        graph = self._get_graph("summary")
-        rows = []
-        for layer in self.layers:
-            nodes = [n for n in graph.nodes if n.layer is layer]
-            scratch = Layout()
-            if nodes[0].inputs:
-                shapes = [t.sample_shape for t in nodes[0].inputs]
-                layer.build(0, shapes if layer.multi_input else shapes[0], scratch)
-            rows.append((layer, nodes, scratch.size))
-        return rows
+        return layer_rows(self._get_graph("summary"), self.layers)
 
     def summary(self, print_fn: Any = print, line_length: int | None = None) -> None:
         """Print Keras' table: each layer, its output shape, parameter count (and inputs, for graphs); totals."""

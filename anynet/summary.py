@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["summary_lines"]
+from anynet.params import Layout
+
+__all__ = ["summary_lines", "layer_rows"]
 
 
 def _shape(nodes: list[Any]) -> str:
@@ -49,3 +51,16 @@ def summary_lines(model: Any, rows: list[tuple[Any, list[Any], int]], line_lengt
     out += ["=" * total, f"Total params: {n_total:,}", f"Trainable params: {n_total:,}", "Non-trainable params: 0",
             "_" * total]
     return out
+
+
+def layer_rows(graph: Any, layers: list[Any]) -> list[tuple[Any, list[Any], int]]:
+    """Return ``(layer, its calls in ``graph``, parameter count)`` per layer, from shapes alone."""
+    rows = []
+    for layer in layers:
+        nodes = [n for n in graph.nodes if n.layer is layer]
+        scratch = Layout()
+        if nodes[0].inputs:
+            shapes = [t.sample_shape for t in nodes[0].inputs]
+            layer.build(0, shapes if layer.multi_input else shapes[0], scratch)
+        rows.append((layer, nodes, scratch.size))
+    return rows
