@@ -8,6 +8,7 @@ one per input. Apart from Concatenate's axis, the inputs must have equal sample 
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from anynet.errors import InputError
@@ -16,7 +17,7 @@ from anynet.layers.base import Layer
 __all__ = ["Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum"]
 
 
-class _Merge(Layer):
+class _Merge(Layer, abc.ABC):
     """Element-wise merge of inputs of one sample shape."""
 
     multi_input = True
@@ -33,11 +34,13 @@ class _Merge(Layer):
             raise InputError(f"{type(self).__name__} needs inputs of one sample shape, got {shapes}.")
         return shapes[0]
 
+    @abc.abstractmethod
     def combine(self, Xs: list[Any], xp: Any) -> Any:
-        raise NotImplementedError
+        """Return Y, the inputs ``Xs`` (all of one shape) merged elementwise."""
 
+    @abc.abstractmethod
     def grads(self, dY: Any, Xs: list[Any], Y: Any, xp: Any) -> list[Any]:
-        raise NotImplementedError
+        """Return dX for each input, given dY, the inputs and the output Y."""
 
     def forward(self, P, X, ctx, *, activate=True):
         xp, Xs = ctx.xp, list(X)

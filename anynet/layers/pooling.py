@@ -9,6 +9,7 @@ case, the "square root of the sum of the squares" pooling of Nielsen's chapter 6
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D
            "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D"]
 
 
-class _Pooling(Layer):
+class _Pooling(Layer, abc.ABC):
     """Reduces each window of each channel to one value."""
 
     rank = 2
@@ -54,8 +55,9 @@ class _Pooling(Layer):
             return X, self.pool_size, self.strides, pads  # type: ignore[return-value]
         return xp.reshape(X, (X.shape[0], 1, *X.shape[1:])), (1, *self.pool_size), (1, *self.strides), pads
 
+    @abc.abstractmethod
     def _pool(self, X4: Any, pool: Any, strides: Any, pads: Any, ctx: Any) -> tuple[Any, Any]:
-        raise NotImplementedError
+        """Return ``(Y4, backprop)`` for (n, H, W, C) input pooled over 2-D windows."""
 
     def forward(self, P, X, ctx, *, activate=True):
         xp, shape = ctx.xp, tuple(X.shape)
