@@ -20,7 +20,8 @@ import numpy as np
 from anynet import chunked
 from anynet.callbacks import Callback, History, ProgbarLogger
 from anynet.data import split
-from anynet.errors import InputError, InputTypeError, NonFiniteLossError
+from anynet.epoch import check_fit_options
+from anynet.errors import InputError, NonFiniteLossError
 from anynet.saving import resume
 from anynet.validation import check_fraction, check_int
 
@@ -58,19 +59,9 @@ def fit(self: Any, x: Any, y: Any, *, epochs: int = 1, batch_size: int | None = 
     given, batch_size = batch_size, 32 if batch_size is None else check_int("batch_size", batch_size)
     initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
     validation_split = check_fraction("validation_split", validation_split)
-    if on_nonfinite not in ("raise", "skip"):
-        raise InputError(f"on_nonfinite must be 'raise' or 'skip', got {on_nonfinite!r}.")
     if check_every is not None:
         check_int("check_every", check_every)
-    verbose = 1 if verbose == "auto" else verbose
-    if verbose not in (0, 1, 2):
-        raise InputError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}.")
-    for cb in callbacks or ():
-        if not isinstance(cb, Callback):
-            raise InputTypeError(f"callbacks must be anynet Callback objects, got {cb!r}.")
-    if resume_from is not None and initial_epoch:
-        raise InputError(f"Pass initial_epoch or resume_from, not both; the file says which epoch comes next "
-                         f"(got initial_epoch={initial_epoch}).")
+    verbose = check_fit_options(verbose, callbacks, on_nonfinite, initial_epoch, resume_from)
     dropout = [layer.name or type(layer).__name__ for layer in model.layers if getattr(layer, "rate", 0.0) > 0.0]
     if dropout:
         raise InputError(f"fit over a Dask array does not draw dropout masks (layers {dropout}); remove Dropout, or "

@@ -19,7 +19,7 @@ from typing import Any
 
 from anynet.callbacks import Callback
 from anynet.data import Data
-from anynet.errors import NonFiniteLossError
+from anynet.errors import InputError, InputTypeError, NonFiniteLossError
 
 __all__ = ["Epoch", "log_names", "read_logs", "batch_values", "overrides", "DEFAULT_CHECK_EVERY"]
 
@@ -50,6 +50,30 @@ def read_logs(model: Any, names: list[str], sums: list[Any], counts: list[Any]) 
     for i, j in enumerate(on_device):
         host[j] = float(values[len(sums) + i])
     return {k: float(values[j]) / host[j] if host[j] else 0.0 for j, k in enumerate(names)}
+
+
+def check_verbose(verbose: int | str, auto: int) -> int:
+    """Return ``verbose`` as 0, 1 or 2 (``"auto"`` is ``auto``); raise InputError otherwise."""
+    verbose = auto if verbose == "auto" else verbose
+    if verbose not in (0, 1, 2):
+        raise InputError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}.")
+    return verbose
+
+
+def check_fit_options(verbose: int | str, callbacks: Any, on_nonfinite: str, initial_epoch: int,
+                      resume_from: Any) -> int:
+    """Return ``verbose`` as 0, 1 or 2 after checking the options every fit loop shares
+    (in memory and over chunks); raise InputError or InputTypeError naming the bad one."""
+    if on_nonfinite not in ("raise", "skip"):
+        raise InputError(f"on_nonfinite must be 'raise' or 'skip', got {on_nonfinite!r}.")
+    verbose = check_verbose(verbose, 1)
+    for cb in callbacks or ():
+        if not isinstance(cb, Callback):
+            raise InputTypeError(f"callbacks must be anynet Callback objects, got {cb!r}.")
+    if resume_from is not None and initial_epoch:
+        raise InputError(f"Pass initial_epoch or resume_from, not both; the file says which epoch comes next "
+                         f"(got initial_epoch={initial_epoch}).")
+    return verbose
 
 
 def batch_values(model: Any, r: Any, nb: int, xp: Any, w: tuple[Any, ...] | None = None) -> list[tuple[Any, Any]]:

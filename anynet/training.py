@@ -23,7 +23,8 @@ from anynet import chunked, chunked_fit  # hook: Dask arrays (see the three "hoo
 from anynet import threads as threads_mod
 from anynet.callbacks import Callback, History, ProgbarLogger, format_value
 from anynet.data import Data
-from anynet.epoch import DEFAULT_CHECK_EVERY, Epoch, batch_values, log_names, overrides, read_logs
+from anynet.epoch import (DEFAULT_CHECK_EVERY, Epoch, batch_values, check_fit_options, check_verbose, log_names,
+                          overrides, read_logs)
 from anynet.errors import InputError, InputTypeError, NonFiniteOutputError
 from anynet.saving import resume
 from anynet.validation import check_fraction, check_int
@@ -32,13 +33,6 @@ __all__ = ["Trainer", "INFERENCE_CHUNK", "DEFAULT_CHECK_EVERY"]
 
 #: samples per pass of predict / evaluate when batch_size is None
 INFERENCE_CHUNK = 1024
-
-
-def _verbose(verbose: int | str, auto: int) -> int:
-    verbose = auto if verbose == "auto" else verbose
-    if verbose not in (0, 1, 2):
-        raise InputError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}.")
-    return verbose
 
 
 def _chunks(n: int, batch_size: int | None, default: int = INFERENCE_CHUNK) -> list[tuple[int, int]]:
@@ -97,15 +91,7 @@ class Trainer:
         batch_size = check_int("batch_size", batch_size)
         initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
         validation_split = check_fraction("validation_split", validation_split)
-        if on_nonfinite not in ("raise", "skip"):
-            raise InputError(f"on_nonfinite must be 'raise' or 'skip', got {on_nonfinite!r}.")
-        verbose = _verbose(verbose, 1)
-        for cb in callbacks or ():
-            if not isinstance(cb, Callback):
-                raise InputTypeError(f"callbacks must be anynet Callback objects, got {cb!r}.")
-        if resume_from is not None and initial_epoch:
-            raise InputError(f"Pass initial_epoch or resume_from, not both; the file says which epoch comes next "
-                             f"(got initial_epoch={initial_epoch}).")
+        verbose = check_fit_options(verbose, callbacks, on_nonfinite, initial_epoch, resume_from)
         data = self.prepare(x, y, sample_weight=sample_weight, class_weight=class_weight)
         val = None
         if validation_data is not None:
@@ -222,7 +208,7 @@ class Trainer:
             return chunked.evaluate(**locals())  # every argument: one it does not take is refused, never dropped
         _targets_needed(y, "evaluate")
         self._check_reductions("evaluate")
-        verbose = _verbose(verbose, 1)
+        verbose = check_verbose(verbose, 1)
         start = time.perf_counter()
         data = self.prepare(x, y, sample_weight=sample_weight)
         result = self.evaluate_data(data, batch_size)
@@ -244,7 +230,7 @@ class Trainer:
         Host input (NumPy, lists) gives NumPy arrays; device input gives arrays of the same
         backend and device. ``batch_size=None`` runs chunks of INFERENCE_CHUNK samples.
         """
-        _verbose(verbose, 0)
+        check_verbose(verbose, 0)
         if chunked.handles(x):  # hook: chunked (Dask) data -> a lazy Dask array, one batch per row chunk
             return chunked.predict(self, x)
         data = self.prepare(x)
