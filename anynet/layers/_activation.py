@@ -13,7 +13,7 @@ from typing import Any
 from anynet import activations
 from anynet.errors import InputError
 
-__all__ = ["get", "config"]
+__all__ = ["get", "config", "bias_and_activate"]
 
 
 def get(spec: str | activations.Activation | dict[str, Any] | None) -> activations.Activation:
@@ -39,3 +39,18 @@ def config(act: activations.Activation) -> str | dict[str, Any] | activations.Ac
     if act == activations.get(name):
         return name
     return {"class": name, "config": act.get_config()}
+
+
+def bias_and_activate(Z: Any, b: Any, act: activations.Activation, activate: bool, ctx: Any) -> Any:
+    """Return Y = act(Z + b) (Z + b when not ``activate``; no bias when ``b`` is None).
+
+    Z must be a fresh array the layer owns: the bias is added in place, and a backend's
+    ``bias_activation`` kernel may write Y over Z (then Y is Z).
+    """
+    fast = ctx.kernels.get("bias_activation") if activate else None  # kernels hook
+    Y = fast(Z, b, act) if fast is not None else None
+    if Y is None:
+        if b is not None:
+            Z += b  # Z is a fresh array: adding in place saves an allocation
+        Y = act.forward(Z, ctx.xp, ctx.kernels) if activate else Z
+    return Y

@@ -101,13 +101,7 @@ class _Conv(Layer):
         conv = ctx.kernels.get("conv2d", _windows.conv2d)
         Z4, conv_backward = conv(X4, W4, strides, pads, dilation, xp)
         Z = Z4 if rank == 2 else xp.reshape(Z4, (shape[0], Z4.shape[2], self.filters))
-        # kernels hook (as in Dense): bias and activation computed in Z's memory, Y then is Z
-        fast = ctx.kernels.get("bias_activation") if activate else None
-        Y = fast(Z, P["b"] if self.use_bias else None, act) if fast is not None else None
-        if Y is None:
-            if self.use_bias:
-                Z += P["b"]  # Z is a fresh array: adding in place saves an allocation
-            Y = act.forward(Z, xp, ctx.kernels) if activate else Z
+        Y = _activation.bias_and_activate(Z, P["b"] if self.use_bias else None, act, activate, ctx)
 
         def backprop(dY: Any, need_dX: bool = True) -> Any:
             dZ = act.backward(dY, Z, Y, xp, ctx.kernels) if activate else dY

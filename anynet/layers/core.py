@@ -86,12 +86,7 @@ class Dense(Layer):
         xp, act = ctx.xp, self.activation
         W = P["W"]
         Z = xp.matmul(X, W)  # (..., n_in) @ (n_in, units): the standard's matmul broadcasts over the leading axes
-        fast = ctx.kernels.get("bias_activation") if activate else None  # kernels hook: may overwrite Z with Y
-        Y = fast(Z, P["b"] if self.use_bias else None, act) if fast is not None else None
-        if Y is None:
-            if self.use_bias:
-                Z += P["b"]  # Z is a fresh array: adding in place saves an allocation
-            Y = act.forward(Z, xp, ctx.kernels) if activate else Z
+        Y = _activation.bias_and_activate(Z, P["b"] if self.use_bias else None, act, activate, ctx)
 
         def backprop(dY: Any, need_dX: bool = True) -> Any:
             dZ = act.backward(dY, Z, Y, xp, ctx.kernels) if activate else dY
