@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import Row
+from benchmarks.mlp import torch_loop
 
 N, BATCH = 60000, 64
 
@@ -65,21 +66,7 @@ def torch_epoch(X: np.ndarray, y: np.ndarray, batch_size: int = BATCH) -> Callab
     loss_fn = nn.CrossEntropyLoss()
     Xt = torch.as_tensor(X).permute(0, 3, 1, 2).contiguous()  # torch's layout is channels first
     yt = torch.as_tensor(y)
-    gen = torch.Generator().manual_seed(1)
-
-    def epoch() -> float:
-        order = torch.randperm(len(yt), generator=gen)
-        total = torch.zeros(())
-        for a in range(0, len(yt), batch_size):
-            idx = order[a:a + batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(Xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-            total += loss.detach() * len(idx)
-        return float(total) / len(yt)
-
-    return epoch
+    return torch_loop(net, opt, loss_fn, Xt, yt, batch_size)
 
 
 def gemm_shapes(batch: int) -> list[tuple[tuple[int, int], tuple[int, int], bool]]:

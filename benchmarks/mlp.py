@@ -122,9 +122,17 @@ def torch_epoch(optimizer: str, X: np.ndarray, y: np.ndarray, batch_size: int, h
     opt = torch.optim.SGD(net.parameters(), lr=0.01) if optimizer == "sgd" else torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
     Xt, yt = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
+    return torch_loop(net, opt, loss_fn, Xt, yt, batch_size, device)
+
+
+def torch_loop(net: Any, opt: Any, loss_fn: Any, Xt: Any, yt: Any, batch_size: int,
+               device: str = "cpu") -> Callable[[], float]:
+    """Return a function that runs one shuffled epoch of ``net`` in PyTorch eager; the mean loss."""
+    import torch
+
     gen = torch.Generator(device=device).manual_seed(1)
 
-    def epoch() -> Any:
+    def epoch() -> float:
         order = torch.randperm(len(yt), generator=gen, device=device)
         total = torch.zeros((), device=device)
         for a in range(0, len(yt), batch_size):
